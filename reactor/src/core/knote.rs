@@ -1,0 +1,88 @@
+//! A knote: one registration `(ident, filter)` with its stored request, its pending output and its
+//! status bits, as in FreeBSD's `struct knote`.
+
+use std::time::{Duration, Instant};
+
+use crate::kevent::{Filter, Flags, Kevent};
+
+bitflags::bitflags! {
+    /// Status bits of a knote (FreeBSD's `KN_*`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub(crate) struct Status: u8 {
+        /// The condition was seen and not yet delivered.
+        const ACTIVE = 0x01;
+        /// The knote is on the ready queue.
+        const QUEUED = 0x02;
+        /// Disabled: observed, but never delivered.
+        const DISABLED = 0x04;
+    }
+}
+
+/// What an fd is, decided once at registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FdType {
+    /// A regular file: READ data = size - offset; WRITE always ready.
+    File,
+    /// A listening socket: READ data = pending connections; WRITE never fires.
+    Listener,
+    /// A socket.
+    Socket,
+    /// Anything else (pipes, FIFOs, ttys, eventfds...).
+    Other,
+}
+
+/// What a knote watches, with the per-filter state.
+pub(crate) enum Kind {
+    /// READ or WRITE on a file descriptor of type `ty`.
+    Fd { ty: FdType },
+    /// READ on another kqueue (nesting).
+    Nested(crate::kqueue::WeakShared),
+    /// A timer: current deadline, period for periodic timers, and the generation of its heap entry.
+    Timer { deadline: Option<Instant>, period: Option<Duration>, gen: u64 },
+    /// A user event; `triggered` is FreeBSD's `kn_hookid`.
+    User { triggered: bool },
+}
+
+/// One registration.
+pub(crate) struct Knote {
+    pub ident: usize,
+    pub filter: Filter,
+    /// ONESHOT / CLEAR / DISPATCH / RECEIPT, fixed at creation.
+    pub flags: Flags,
+    /// Requested fflags (`kn_sfflags`) and data (`kn_sdata`).
+    pub sfflags: u32,
+    pub sdata: i64,
+    pub udata: u64,
+    /// Output fflags and data, accumulated since the last delivery.
+    pub fflags: u32,
+    pub data: i64,
+    /// Output EOF (hang-up) seen by the last evaluation.
+    pub eof: bool,
+    pub status: Status,
+    /// Distinguishes this knote from an earlier one in the same slab slot (stale queue entries).
+    pub gen: u64,
+    pub kind: Kind,
+}
+
+impl Knote {
+    /// The event this knote delivers now.
+    pub fn to_event(&self) -> Kevent {
+        let mut flags = self.flags;
+        if self.eof {
+            flags |= Flags::EOF;
+        }
+        Kevent {
+            ident: self.ident,
+            filter: self.filter,
+            flags,
+            fflags: self.fflags,
+            data: self.data,
+            udata: self.udata,
+        }
+    }
+
+    /// Ready to be put on the queue: active, enabled and not already queued.
+    pub fn wants_queue(&self) -> bool {
+        self.status & (Status::ACTIVE | Status::DISABLED | Status::QUEUED) == Status::ACTIVE
+    }
+}

@@ -1,0 +1,427 @@
+//! The portable core: the knote table keyed by `(ident, filter)`, the ready queue, timers, user
+//! events, and FreeBSD's collection scan. All of kqueue's delivery semantics live here; the
+//! backend only reports that an OS source may have changed.
+//!
+//! The core is a plain single-threaded state machine. [`crate::kqueue`] keeps it behind the one
+//! profiled lock, so every method here runs with that lock held; nothing here blocks, wakes a
+//! waker or calls user code.
+
+mod knote;
+mod timer;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+pub(crate) use knote::{FdType, Kind, Knote, Status};
+
+use crate::kevent::{note, Filter, Flags, Kevent};
+use timer::TimerHeap;
+
+/// What the core needs from the platform, for knotes whose source is outside the core.
+pub(crate) trait Io {
+    /// The identity `(st_dev, st_ino)` of an open fd, or `EBADF`.
+    fn identity(&self, fd: usize) -> Result<(u64, u64), i32>;
+    /// Sets up a new READ/WRITE knote on an open fd: a plain fd, or another kqueue (nesting).
+    /// `first` is true when no other knote of this kqueue watches the fd yet.
+    fn attach_fd(&self, kev: &Kevent, first: bool) -> Result<Kind, i32>;
+    /// Undoes `attach_fd` (`last`: no other knote of this kqueue watches the fd any more).
+    fn detach_fd(&self, kn: &Knote, last: bool);
+    /// Evaluates a READ/WRITE or OS knote against its source, updating `data`, `fflags` and
+    /// `eof`; true when the condition holds. `Err` means the source is gone (fd closed).
+    fn evaluate(&self, kn: &mut Knote) -> Result<bool, ()>;
+}
+
+/// Watch count and identity of an fd that has knotes.
+struct FdWatch {
+    identity: (u64, u64),
+    knotes: u8,
+}
+
+/// The state behind the lock.
+#[derive(Default)]
+pub(crate) struct Core {
+    knotes: slab::Slab<Knote>,
+    table: HashMap<(usize, Filter), usize>,
+    fds: HashMap<usize, FdWatch>,
+    /// The ready queue: (slab key, knote generation). Entries of deleted knotes are skipped.
+    queue: VecDeque<(usize, u64)>,
+    /// Live entries on the queue (FreeBSD's `kq_count`).
+    queued: usize,
+    timers: TimerHeap,
+    next_gen: u64,
+    /// Set whenever a knote is enqueued; the caller clears it after waking waiters.
+    pub enqueued: bool,
+}
+
+impl Core {
+    /// Number of events on the ready queue.
+    pub fn pending(&self) -> usize {
+        self.queued
+    }
+
+    /// The earliest timer deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Number of registered knotes.
+    pub fn len(&self) -> usize {
+        self.knotes.len()
+    }
+
+    /// Keys of the knotes on fd `fd` (READ and WRITE).
+    pub fn fd_knotes(&self, fd: usize) -> impl Iterator<Item = usize> + '_ {
+        [Filter::Read, Filter::Write].into_iter().filter_map(move |f| self.table.get(&(fd, f)).copied())
+    }
+
+    /// The key of the knote `(ident, filter)`.
+    pub fn key_of(&self, ident: usize, filter: Filter) -> Option<usize> {
+        self.table.get(&(ident, filter)).copied()
+    }
+
+    /// Applies one change (kqueue_register). `Err` is the errno to report.
+    pub fn apply(&mut self, kev: &Kevent, io: &dyn Io, now: Instant) -> Result<(), i32> {
+        if kev.flags.contains(Flags::ENABLE | Flags::DISABLE) {
+            return Err(libc::EINVAL);
+        }
+        let identity = match kev.filter {
+            Filter::Unknown(_) => return Err(libc::EINVAL),
+            Filter::Read | Filter::Write => {
+                let identity = io.identity(kev.ident)?;
+                self.purge_reused_fd(kev.ident, identity, io);
+                Some(identity)
+            }
+            _ => None,
+        };
+        let key = match self.table.get(&(kev.ident, kev.filter)) {
+            Some(&key) => key,
+            None if kev.flags.contains(Flags::ADD) => {
+                if kev.flags.contains(Flags::DELETE) {
+                    return Ok(());
+                }
+                return self.create(kev, identity, io, now);
+            }
+            None => return Err(libc::ENOENT),
+        };
+        if kev.flags.contains(Flags::DELETE) {
+            self.drop_knote(key, io);
+            return Ok(());
+        }
+        self.modify(key, kev, now)?;
+        let kn = &mut self.knotes[key];
+        if kev.flags.contains(Flags::ENABLE) {
+            kn.status.remove(Status::DISABLED);
+        } else if kev.flags.contains(Flags::DISABLE) {
+            kn.status.insert(Status::DISABLED);
+        }
+        self.evaluate_and_queue(key, io);
+        Ok(())
+    }
+
+    /// An fd number whose file changed since its knotes were made was closed and reused: its old
+    /// knotes are dropped, so that no event about the closed file reaches the new one.
+    fn purge_reused_fd(&mut self, fd: usize, identity: (u64, u64), io: &dyn Io) {
+        if self.fds.get(&fd).is_some_and(|w| w.identity != identity) {
+            let keys: Vec<usize> = self.fd_knotes(fd).collect();
+            for key in keys {
+                self.drop_knote(key, io);
+            }
+        }
+    }
+
+    fn create(
+        &mut self,
+        kev: &Kevent,
+        identity: Option<(u64, u64)>,
+        io: &dyn Io,
+        now: Instant,
+    ) -> Result<(), i32> {
+        let mut flags = kev.flags & Flags::STORED;
+        let mut sfflags = kev.fflags;
+        let kind = match kev.filter {
+            Filter::Read | Filter::Write => {
+                let identity = identity.ok_or(libc::EBADF)?;
+                let first = !self.fds.contains_key(&kev.ident);
+                let kind = io.attach_fd(kev, first)?;
+                let w = self.fds.entry(kev.ident).or_insert(FdWatch { identity, knotes: 0 });
+                w.knotes += 1;
+                kind
+            }
+            Filter::Timer => {
+                let spec = timer::spec(kev.fflags, kev.data, kev.flags, now)?;
+                flags |= Flags::CLEAR;
+                Kind::Timer { deadline: spec.deadline, period: spec.period, gen: 0 }
+            }
+            Filter::User => {
+                sfflags &= note::FFLAGSMASK;
+                Kind::User { triggered: kev.fflags & note::TRIGGER != 0 }
+            }
+            // VNODE, PROC and SIGNAL are not provided yet on any backend.
+            Filter::Vnode | Filter::Proc | Filter::Signal => return Err(crate::errno::EOPNOTSUPP),
+            Filter::Unknown(_) => return Err(libc::EINVAL),
+        };
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        let key = self.knotes.insert(Knote {
+            ident: kev.ident,
+            filter: kev.filter,
+            flags,
+            sfflags,
+            sdata: kev.data,
+            udata: kev.udata,
+            fflags: 0,
+            data: 0,
+            eof: false,
+            status: Status::empty(),
+            gen,
+            kind,
+        });
+        self.table.insert((kev.ident, kev.filter), key);
+        self.arm_timer(key);
+        if kev.flags.contains(Flags::DISABLE) {
+            self.knotes[key].status.insert(Status::DISABLED);
+        } else {
+            self.evaluate_and_queue(key, io);
+        }
+        Ok(())
+    }
+
+    /// The modify half of EV_ADD (and of a change without ADD on an existing knote): udata is
+    /// overwritten, and the request replaced (TIMER and USER have their own touch rules).
+    fn modify(&mut self, key: usize, kev: &Kevent, now: Instant) -> Result<(), i32> {
+        let kn = &mut self.knotes[key];
+        match &mut kn.kind {
+            Kind::User { triggered } => {
+                if kev.fflags & note::TRIGGER != 0 {
+                    *triggered = true;
+                }
+                let ff = kev.fflags & note::FFLAGSMASK;
+                match kev.fflags & note::FFCTRLMASK {
+                    note::FFAND => kn.sfflags &= ff,
+                    note::FFOR => kn.sfflags |= ff,
+                    note::FFCOPY => kn.sfflags = ff,
+                    _ => {}
+                }
+                kn.sdata = kev.data;
+                if kev.flags.contains(Flags::CLEAR) {
+                    *triggered = false;
+                    kn.data = 0;
+                    kn.fflags = 0;
+                }
+            }
+            Kind::Timer { .. } if kev.flags.contains(Flags::ADD) => {
+                // Re-adding restarts the timer and throws away undelivered expirations.
+                let spec = timer::spec(kev.fflags, kev.data, kn.flags, now)?;
+                kn.sfflags = kev.fflags;
+                kn.sdata = kev.data;
+                kn.data = 0;
+                kn.status.remove(Status::ACTIVE);
+                if kn.status.contains(Status::QUEUED) {
+                    kn.status.remove(Status::QUEUED);
+                    self.queued -= 1;
+                    // The stale queue entry is skipped: give the knote a new generation.
+                    self.next_gen += 1;
+                    kn.gen = self.next_gen;
+                }
+                if let Kind::Timer { deadline, period, .. } = &mut kn.kind {
+                    *deadline = spec.deadline;
+                    *period = spec.period;
+                }
+                self.arm_timer(key);
+            }
+            Kind::Timer { .. } => {}
+            _ => {
+                kn.sfflags = kev.fflags;
+                kn.sdata = kev.data;
+            }
+        }
+        self.knotes[key].udata = kev.udata;
+        Ok(())
+    }
+
+    /// Puts the timer of `key` in the heap for its current deadline (a new arming generation).
+    fn arm_timer(&mut self, key: usize) {
+        let kn = &mut self.knotes[key];
+        if let Kind::Timer { deadline, gen, .. } = &mut kn.kind {
+            if *gen != 0 {
+                self.timers.disarm();
+            }
+            self.next_gen += 1;
+            *gen = self.next_gen;
+            match deadline {
+                Some(d) => self.timers.arm(*d, *gen, key),
+                None => *gen = 0,
+            }
+        }
+    }
+
+    /// Evaluates the filter (unless disabled) and queues the knote if it became active.
+    fn evaluate_and_queue(&mut self, key: usize, io: &dyn Io) {
+        let kn = &mut self.knotes[key];
+        if !kn.status.contains(Status::DISABLED) {
+            match evaluate(kn, io) {
+                Ok(true) => kn.status.insert(Status::ACTIVE),
+                Ok(false) => {}
+                Err(()) => {
+                    self.drop_knote(key, io);
+                    return;
+                }
+            }
+        }
+        self.enqueue_if_wanted(key);
+    }
+
+    fn enqueue_if_wanted(&mut self, key: usize) {
+        let kn = &mut self.knotes[key];
+        if kn.wants_queue() {
+            kn.status.insert(Status::QUEUED);
+            self.queue.push_back((key, kn.gen));
+            self.queued += 1;
+            self.enqueued = true;
+        }
+    }
+
+    /// Removes a knote, discarding its queued event.
+    pub fn drop_knote(&mut self, key: usize, io: &dyn Io) {
+        let kn = self.knotes.remove(key);
+        self.table.remove(&(kn.ident, kn.filter));
+        if kn.status.contains(Status::QUEUED) {
+            self.queued -= 1;
+        }
+        match kn.kind {
+            Kind::Timer { gen, .. } if gen != 0 => self.timers.disarm(),
+            Kind::Fd { .. } | Kind::Nested(_) => {
+                let last = match self.fds.get_mut(&kn.ident) {
+                    Some(w) if w.knotes > 1 => {
+                        w.knotes -= 1;
+                        false
+                    }
+                    _ => {
+                        self.fds.remove(&kn.ident);
+                        true
+                    }
+                };
+                io.detach_fd(&kn, last);
+            }
+            _ => {}
+        }
+    }
+
+    /// The backend saw activity on a source: re-evaluate the knotes it names and queue the active.
+    pub fn activate(&mut self, key: usize, io: &dyn Io) {
+        if self.knotes.contains(key) {
+            self.evaluate_and_observe(key, io);
+        }
+    }
+
+    /// Like `evaluate_and_queue`, but a disabled knote is observed too (its ACTIVE bit is kept
+    /// for EV_ENABLE), as FreeBSD's filters keep running while a knote is disabled.
+    fn evaluate_and_observe(&mut self, key: usize, io: &dyn Io) {
+        let kn = &mut self.knotes[key];
+        match evaluate(kn, io) {
+            Ok(true) => kn.status.insert(Status::ACTIVE),
+            Ok(false) => {}
+            Err(()) => return self.drop_knote(key, io),
+        }
+        self.enqueue_if_wanted(key);
+    }
+
+    /// Fires due timers: counts expirations, queues the knotes, re-arms periodic ones.
+    pub fn fire_timers(&mut self, now: Instant) {
+        while let Some((due, gen, key)) = self.timers.pop_due(now) {
+            let Some(kn) = self.knotes.get_mut(key) else { continue };
+            let Kind::Timer { deadline, period, gen: armed } = &mut kn.kind else { continue };
+            if *armed != gen {
+                continue;
+            }
+            self.timers.fired();
+            let (count, next) = timer::expirations(due, *period, now);
+            kn.data = kn.data.saturating_add(count);
+            kn.status.insert(Status::ACTIVE);
+            *deadline = next;
+            if next.is_some() {
+                self.arm_timer(key);
+            } else if let Kind::Timer { gen, .. } = &mut self.knotes[key].kind {
+                *gen = 0;
+            }
+            self.enqueue_if_wanted(key);
+        }
+        let knotes = &self.knotes;
+        self.timers.compact(|gen, key| {
+            knotes.get(key).is_some_and(|kn| matches!(kn.kind, Kind::Timer { gen: g, .. } if g == gen))
+        });
+    }
+
+    /// The collection scan (kqueue_scan): fills `out` from the ready queue. Each knote queued when
+    /// the scan starts is looked at once; level knotes that still hold go back to the tail and are
+    /// not looked at again in this call.
+    pub fn scan(&mut self, out: &mut [Kevent], io: &dyn Io) -> usize {
+        let mut n = 0;
+        let mut budget = self.queue.len();
+        while n < out.len() && budget > 0 {
+            budget -= 1;
+            let Some((key, gen)) = self.queue.pop_front() else { break };
+            let Some(kn) = self.knotes.get_mut(key) else { continue };
+            if kn.gen != gen || !kn.status.contains(Status::QUEUED) {
+                continue;
+            }
+            if kn.status.contains(Status::DISABLED) {
+                kn.status.remove(Status::QUEUED);
+                self.queued -= 1;
+                continue;
+            }
+            if kn.flags.contains(Flags::ONESHOT) {
+                out[n] = kn.to_event();
+                n += 1;
+                kn.status.remove(Status::QUEUED);
+                self.queued -= 1;
+                self.drop_knote(key, io);
+                continue;
+            }
+            match evaluate(kn, io) {
+                Ok(true) => {}
+                Ok(false) => {
+                    kn.status.remove(Status::QUEUED | Status::ACTIVE);
+                    self.queued -= 1;
+                    continue;
+                }
+                Err(()) => {
+                    self.drop_knote(key, io);
+                    continue;
+                }
+            }
+            out[n] = kn.to_event();
+            n += 1;
+            if let Kind::User { .. } = kn.kind {
+                out[n - 1].fflags = kn.sfflags;
+                out[n - 1].data = kn.sdata;
+            }
+            if kn.flags.intersects(Flags::CLEAR | Flags::DISPATCH) {
+                if kn.flags.contains(Flags::CLEAR) {
+                    kn.data = 0;
+                    kn.fflags = 0;
+                    if let Kind::User { triggered } = &mut kn.kind {
+                        *triggered = false;
+                    }
+                }
+                if kn.flags.contains(Flags::DISPATCH) {
+                    kn.status.insert(Status::DISABLED);
+                }
+                kn.status.remove(Status::QUEUED | Status::ACTIVE);
+                self.queued -= 1;
+            } else {
+                self.queue.push_back((key, gen));
+            }
+        }
+        n
+    }
+}
+
+/// f_event: does the knote's condition hold now?
+fn evaluate(kn: &mut Knote, io: &dyn Io) -> Result<bool, ()> {
+    match kn.kind {
+        Kind::User { triggered } => Ok(triggered),
+        Kind::Timer { .. } => Ok(kn.data != 0),
+        Kind::Fd { .. } | Kind::Nested(_) => io.evaluate(kn),
+    }
+}

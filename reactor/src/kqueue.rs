@@ -1,0 +1,426 @@
+//! [`Kqueue`]: the public face, and the protocol by which many threads share one kqueue.
+//!
+//! # The wait protocol
+//!
+//! One profiled lock guards the core (knote table, ready queue, timers) and two words of
+//! protocol state: `polling` (a thread is blocked in the backend) and `waiters` (threads blocked
+//! on the condition variable). A thread that finds nothing to collect becomes the poller if there
+//! is none, otherwise it waits on the condition variable. Whoever leaves the core with events
+//! still queued wakes the others: the poller through the backend's waker, the waiters through the
+//! condition variable. The poller, when it returns, hands its role over by notifying the waiters.
+//! No waker or user code runs under the lock.
+
+use std::io;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crate::core::{Core, Kind, Knote};
+use crate::kevent::{Filter, Flags, Kevent};
+use crate::sync::{Condvar, ProfiledGuard, ProfiledMutex};
+use crate::sys::Backend;
+use crate::LockStats;
+
+pub(crate) type WeakShared = Weak<Shared>;
+
+/// A kqueue: a set of knotes and the events they deliver. See the [crate docs](crate) for the
+/// semantics.
+///
+/// `Kqueue` is `Send + Sync`: any number of threads may call [`kevent`](Kqueue::kevent) at once.
+/// On Unix it is also a file descriptor (`AsRawFd`/`AsFd`), readable while events are pending,
+/// so it can be registered for READ in another `Kqueue`.
+pub struct Kqueue {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    state: ProfiledMutex<State>,
+    cond: Condvar,
+    backend: Backend,
+    /// Nesting links: kqueues watching this one, and kqueues this one watches (with the ident
+    /// under which it watches them). Only touched when nesting, never under another kqueue's
+    /// state lock in the child-to-parent direction.
+    parents: std::sync::Mutex<Vec<WeakShared>>,
+    children: std::sync::Mutex<Vec<(WeakShared, usize)>>,
+    me: WeakShared,
+}
+
+struct State {
+    core: Core,
+    /// A thread is blocked in `backend.wait` (only one may be).
+    polling: bool,
+    /// When the poller's wait ends by itself (`None`: never).
+    poll_until: Option<Instant>,
+    /// Threads blocked on the condition variable.
+    waiters: usize,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Kqueue {
+    /// Creates a kqueue.
+    ///
+    /// # Errors
+    /// The OS error if the backend's poller or waker cannot be created (e.g. out of fds).
+    pub fn new() -> io::Result<Kqueue> {
+        let backend = Backend::new()?;
+        let shared = Arc::new_cyclic(|me| Shared {
+            state: ProfiledMutex::new(State {
+                core: Core::default(),
+                polling: false,
+                poll_until: None,
+                waiters: 0,
+            }),
+            cond: Condvar::new(),
+            backend,
+            parents: Default::default(),
+            children: Default::default(),
+            me: me.clone(),
+        });
+        #[cfg(all(unix, not(loom)))]
+        crate::nest::register(shared.backend.raw_fd(), &shared);
+        Ok(Kqueue { shared })
+    }
+
+    /// Applies `changes` in order, then collects up to `events.len()` events, waiting at most
+    /// `timeout` (`None`: until an event arrives; `Some(Duration::ZERO)`: poll).
+    ///
+    /// Returns the number of entries written to `events`. A change that fails, or carries
+    /// [`Flags::RECEIPT`], is echoed into `events` with `flags = ERROR` and `data` = the errno
+    /// (0 for a successful receipt); when any such entry is written the call returns without
+    /// collecting. With an empty `events` the call returns right after the changes.
+    ///
+    /// # Errors
+    /// The errno of a failed change when there is no room in `events` to report it (later changes
+    /// are then not applied), or an error of the OS wait.
+    pub fn kevent(
+        &self,
+        changes: &[Kevent],
+        events: &mut [Kevent],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        self.shared.kevent(changes, events, timeout)
+    }
+
+    /// The counters of the lock around the knote table and the ready queue.
+    pub fn lock_stats(&self) -> LockStats {
+        self.shared.state.stats()
+    }
+
+    /// The counters of the backend's poll lock (taken by the one thread that polls the OS).
+    pub fn poll_lock_stats(&self) -> LockStats {
+        self.shared.backend.lock_stats()
+    }
+
+    /// Number of registered knotes.
+    pub fn len(&self) -> usize {
+        self.shared.state.lock().core.len()
+    }
+
+    /// True when no knote is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for Kqueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kqueue").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Kqueue {
+    fn drop(&mut self) {
+        #[cfg(all(unix, not(loom)))]
+        crate::nest::unregister(self.shared.backend.raw_fd());
+    }
+}
+
+#[cfg(all(unix, not(loom)))]
+impl std::os::fd::AsRawFd for Kqueue {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.shared.backend.raw_fd()
+    }
+}
+
+#[cfg(all(unix, not(loom)))]
+impl std::os::fd::AsFd for Kqueue {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the backend owns this fd and keeps it open for as long as `self` lives.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.shared.backend.raw_fd()) }
+    }
+}
+
+impl Shared {
+    fn kevent(
+        &self,
+        changes: &[Kevent],
+        events: &mut [Kevent],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        let start = Instant::now();
+        let deadline = timeout.and_then(|t| start.checked_add(t));
+        let io = IoCtx { shared: self };
+        let mut st = self.state.lock();
+        let mut nerr = 0;
+        for change in changes {
+            let result = st.core.apply(change, &io, start);
+            if result.is_ok() && !change.flags.contains(Flags::RECEIPT) {
+                continue;
+            }
+            let errno = result.err().unwrap_or(0);
+            if let Some(slot) = events.get_mut(nerr) {
+                *slot = Kevent { flags: Flags::ERROR, data: i64::from(errno), ..*change };
+                nerr += 1;
+            } else if errno != 0 {
+                self.leave(st);
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+        }
+        if nerr > 0 || events.is_empty() {
+            self.leave(st);
+            return Ok(nerr);
+        }
+        let mut tokens = Vec::new();
+        loop {
+            if !st.polling {
+                // Harvest what the OS has for us without blocking.
+                if let Err(e) = self.backend.wait(&mut tokens, Some(Duration::ZERO)) {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        self.leave(st);
+                        return Err(e);
+                    }
+                }
+                self.activate_tokens(&mut st, &mut tokens, &io);
+            }
+            self.refresh_children(&mut st, &io);
+            let now = Instant::now();
+            st.core.fire_timers(now);
+            let n = st.core.scan(events, &io);
+            if n > 0 || deadline.is_some_and(|d| now >= d) {
+                self.leave(st);
+                return Ok(n);
+            }
+            let until = earliest(deadline, self.next_deadline(&st));
+            let wait = until.map(|u| u.saturating_duration_since(now));
+            if st.polling {
+                st.waiters += 1;
+                st = self.state.wait_timeout(&self.cond, st, wait);
+                st.waiters -= 1;
+                continue;
+            }
+            st.polling = true;
+            st.poll_until = until;
+            drop(st);
+            let result = self.backend.wait(&mut tokens, wait);
+            st = self.state.lock();
+            st.polling = false;
+            self.activate_tokens(&mut st, &mut tokens, &io);
+            if st.waiters > 0 {
+                // Hand the poller role over, and share what was found.
+                self.cond.notify_all();
+            }
+            if let Err(e) = result {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.leave(st);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Releases the lock, first waking whoever should see what is queued now, and tells the
+    /// kqueues watching this one (after the release: locks are only taken parent before child).
+    fn leave(&self, mut st: ProfiledGuard<'_, State>) {
+        let enqueued = std::mem::take(&mut st.core.enqueued);
+        let pending = st.core.pending() > 0;
+        if st.polling {
+            let earlier = match (st.core.next_deadline(), st.poll_until) {
+                (Some(t), Some(u)) => t < u,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if pending || earlier {
+                self.backend.wake();
+            }
+        }
+        if pending && st.waiters > 0 {
+            self.cond.notify_all();
+        }
+        drop(st);
+        if enqueued {
+            self.notify_parents();
+        }
+    }
+
+    fn activate_tokens(&self, st: &mut State, tokens: &mut Vec<usize>, io: &IoCtx<'_>) {
+        for fd in tokens.drain(..) {
+            let keys: Vec<usize> = st.core.fd_knotes(fd).collect();
+            for key in keys {
+                st.core.activate(key, io);
+            }
+        }
+    }
+
+    /// The earliest timer deadline of this kqueue and of the kqueues it watches.
+    fn next_deadline(&self, st: &State) -> Option<Instant> {
+        let mut next = st.core.next_deadline();
+        let children: Vec<WeakShared> = lock(&self.children).iter().map(|(c, _)| c.clone()).collect();
+        for child in children {
+            if let Some(child) = child.upgrade() {
+                next = earliest(next, child.state.lock().core.next_deadline());
+            }
+        }
+        next
+    }
+
+    /// Re-evaluates the knotes watching other kqueues (their events may come from timers or
+    /// user triggers that no fd reports).
+    fn refresh_children(&self, st: &mut State, io: &IoCtx<'_>) {
+        let children: Vec<usize> = lock(&self.children).iter().map(|(_, ident)| *ident).collect();
+        for ident in children {
+            if let Some(key) = st.core.key_of(ident, Filter::Read) {
+                st.core.activate(key, io);
+            }
+        }
+    }
+
+    fn notify_parents(&self) {
+        let parents: Vec<WeakShared> = lock(&self.parents).clone();
+        for parent in parents.iter().filter_map(Weak::upgrade) {
+            let idents: Vec<usize> = lock(&parent.children)
+                .iter()
+                .filter(|(c, _)| c.ptr_eq(&self.me))
+                .map(|(_, ident)| *ident)
+                .collect();
+            let io = IoCtx { shared: &parent };
+            let mut st = parent.state.lock();
+            for ident in idents {
+                if let Some(key) = st.core.key_of(ident, Filter::Read) {
+                    st.core.activate(key, &io);
+                }
+            }
+            parent.leave(st);
+        }
+    }
+
+    /// Events pending here, as another kqueue watching this one sees them (FreeBSD's
+    /// `kq_count`): queued events, plus one for due timers, plus one if the OS has events not yet
+    /// harvested.
+    fn pending_count(&self) -> i64 {
+        let st = self.state.lock();
+        let mut n = st.core.pending() as i64;
+        if st.core.next_deadline().is_some_and(|d| d <= Instant::now()) {
+            n += 1;
+        }
+        #[cfg(all(unix, not(loom)))]
+        if crate::nest::fd_readable(self.backend.raw_fd()) {
+            n += 1;
+        }
+        n
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The platform side of the core, for one kqueue.
+struct IoCtx<'a> {
+    shared: &'a Shared,
+}
+
+impl crate::core::Io for IoCtx<'_> {
+    fn identity(&self, fd: usize) -> Result<(u64, u64), i32> {
+        #[cfg(all(unix, not(loom)))]
+        return crate::sys::source::identity(fd);
+        #[cfg(not(all(unix, not(loom))))]
+        {
+            let _ = fd;
+            Err(crate::errno::EOPNOTSUPP)
+        }
+    }
+
+    fn attach_fd(&self, kev: &Kevent, first: bool) -> Result<Kind, i32> {
+        #[cfg(all(unix, not(loom)))]
+        {
+            if let Some(child) = crate::nest::lookup(kev.ident) {
+                if kev.filter != Filter::Read {
+                    return Err(libc::EINVAL);
+                }
+                crate::nest::link(self.shared, &child, kev.ident)?;
+                if first {
+                    self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
+                }
+                return Ok(Kind::Nested(Arc::downgrade(&child)));
+            }
+            let ty = crate::sys::source::fd_type(kev.ident)?;
+            if first {
+                self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
+            }
+            Ok(Kind::Fd { ty })
+        }
+        #[cfg(not(all(unix, not(loom))))]
+        {
+            let _ = (kev, first);
+            Err(crate::errno::EOPNOTSUPP)
+        }
+    }
+
+    fn detach_fd(&self, kn: &Knote, last: bool) {
+        #[cfg(all(unix, not(loom)))]
+        {
+            if let Kind::Nested(child) = &kn.kind {
+                crate::nest::unlink(self.shared, child, kn.ident);
+            }
+            if last {
+                self.shared.backend.unwatch_fd(kn.ident);
+            }
+        }
+        #[cfg(not(all(unix, not(loom))))]
+        let _ = (kn, last);
+    }
+
+    fn evaluate(&self, kn: &mut Knote) -> Result<bool, ()> {
+        match &kn.kind {
+            #[cfg(all(unix, not(loom)))]
+            Kind::Fd { ty, .. } => {
+                let p = crate::sys::source::probe(kn.ident, kn.filter, *ty, kn.sfflags, kn.sdata)?;
+                kn.data = p.data;
+                kn.eof = p.eof;
+                kn.fflags = p.fflags;
+                Ok(p.ready)
+            }
+            Kind::Nested(child) => {
+                let child = child.upgrade().ok_or(())?;
+                kn.data = child.pending_count();
+                Ok(kn.data > 0)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[cfg(all(unix, not(loom)))]
+fn os_errno(e: io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EINVAL)
+}
+
+#[cfg(all(unix, not(loom)))]
+impl Shared {
+    pub(crate) fn children(&self) -> &std::sync::Mutex<Vec<(WeakShared, usize)>> {
+        &self.children
+    }
+
+    pub(crate) fn parents(&self) -> &std::sync::Mutex<Vec<WeakShared>> {
+        &self.parents
+    }
+
+    pub(crate) fn me_weak(&self) -> WeakShared {
+        self.me.clone()
+    }
+}

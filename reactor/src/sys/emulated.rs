@@ -1,0 +1,81 @@
+//! The emulated backend (Linux; Windows for timers and user events): `mio::Poll`, edge-triggered,
+//! with a `mio::Waker` for wake-ups.
+
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Poll, Token, Waker};
+
+use crate::sync::ProfiledMutex;
+
+const WAKER: Token = Token(usize::MAX);
+
+/// See the contract in `sys/mod.rs`.
+pub(crate) struct Backend {
+    poll: ProfiledMutex<(Poll, Events)>,
+    registry: mio::Registry,
+    waker: Waker,
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+}
+
+impl Backend {
+    pub(crate) fn new() -> io::Result<Backend> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Waker::new(&registry, WAKER)?;
+        #[cfg(unix)]
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&poll);
+        Ok(Backend {
+            poll: ProfiledMutex::new((poll, Events::with_capacity(1024))),
+            registry,
+            waker,
+            #[cfg(unix)]
+            fd,
+        })
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn watch_fd(&self, fd: usize) -> io::Result<()> {
+        use mio::{unix::SourceFd, Interest};
+        let raw = fd as std::os::fd::RawFd;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        match self.registry.register(&mut SourceFd(&raw), Token(fd), interest) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.registry.reregister(&mut SourceFd(&raw), Token(fd), interest)
+            }
+            // Regular files cannot be watched by epoll; they are always ready, which the level
+            // evaluation reports without a watch.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
+            r => r,
+        }
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn unwatch_fd(&self, fd: usize) {
+        let raw = fd as std::os::fd::RawFd;
+        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&raw));
+    }
+
+    pub(crate) fn wait(&self, tokens: &mut Vec<usize>, timeout: Option<Duration>) -> io::Result<()> {
+        let mut guard = self.poll.lock();
+        let (poll, events) = &mut *guard;
+        poll.poll(events, timeout)?;
+        tokens.extend(events.iter().map(|e| e.token().0).filter(|&t| t != WAKER.0));
+        Ok(())
+    }
+
+    pub(crate) fn wake(&self) {
+        // A failed wake can only mean the eventfd counter is saturated, i.e. a wake is pending.
+        let _ = self.waker.wake();
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd
+    }
+
+    pub(crate) fn lock_stats(&self) -> crate::LockStats {
+        self.poll.stats()
+    }
+}

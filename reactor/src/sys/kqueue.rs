@@ -1,0 +1,150 @@
+//! The native backend (FreeBSD, macOS, NetBSD, OpenBSD, DragonFly): the kernel's kqueue through
+//! `libc`. Fds are registered for EVFILT_READ and EVFILT_WRITE with EV_CLEAR, their fd number as
+//! udata; an EVFILT_USER knote (ident 0) is the waker.
+//!
+//! Struct layouts differ between these systems (NetBSD has `u32` filter and flags, macOS an
+//! `intptr_t` data, FreeBSD >= 12 an `ext` array), so records are built from a zeroed
+//! `libc::kevent` with casts, never with hard-coded numbers.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use crate::sync::ProfiledMutex;
+
+const WAKER_IDENT: usize = 0;
+
+/// See the contract in `sys/mod.rs`.
+pub(crate) struct Backend {
+    kq: OwnedFd,
+    events: ProfiledMutex<Vec<libc::kevent>>,
+}
+
+// SAFETY: the only non-Send/Sync part is the `udata` raw pointer inside the buffered
+// `libc::kevent`s, which is never dereferenced (it carries an fd number).
+unsafe impl Send for Backend {}
+// SAFETY: as above; the buffer is only reached through the mutex.
+unsafe impl Sync for Backend {}
+
+fn record(ident: usize, filter: i64, flags: u32, fflags: u32, udata: usize) -> libc::kevent {
+    // SAFETY: `libc::kevent` is plain old data; all-zero is a valid value of it.
+    let mut ev: libc::kevent = unsafe { std::mem::zeroed() };
+    ev.ident = ident as _;
+    ev.filter = filter as _;
+    ev.flags = flags as _;
+    ev.fflags = fflags as _;
+    ev.udata = udata as _;
+    ev
+}
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
+impl Backend {
+    pub(crate) fn new() -> io::Result<Backend> {
+        // SAFETY: kqueue() takes no arguments and returns a new fd or -1.
+        let fd = unsafe { libc::kqueue() };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let kq = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: plain fcntl on a descriptor we own.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let backend = Backend { kq, events: ProfiledMutex::new(Vec::with_capacity(1024)) };
+        let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
+        backend.change(&[record(WAKER_IDENT, libc::EVFILT_USER as i64, flags, 0, 0)])?;
+        Ok(backend)
+    }
+
+    /// Applies changes with EV_RECEIPT, returning the first error.
+    fn change(&self, changes: &[libc::kevent]) -> io::Result<()> {
+        let mut changes = changes.to_vec();
+        for c in &mut changes {
+            c.flags |= libc::EV_RECEIPT as _;
+        }
+        let mut out = changes.clone();
+        let zero = timespec(Duration::ZERO);
+        // SAFETY: both buffers hold `changes.len()` valid records.
+        let n = unsafe {
+            libc::kevent(
+                self.kq.as_raw_fd(),
+                changes.as_ptr(),
+                changes.len() as _,
+                out.as_mut_ptr(),
+                out.len() as _,
+                &zero,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for ev in &out[..n as usize] {
+            let errno = ev.data as i32;
+            // EPIPE: old macOS refuses a pipe whose peer closed; the level evaluation reports it.
+            if ev.flags as u32 & libc::EV_ERROR as u32 != 0 && errno != 0 && errno != libc::EPIPE {
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn watch_fd(&self, fd: usize) -> io::Result<()> {
+        let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
+        self.change(&[
+            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
+            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
+        ])
+    }
+
+    pub(crate) fn unwatch_fd(&self, fd: usize) {
+        let flags = libc::EV_DELETE as u32;
+        let _ = self.change(&[
+            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
+            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
+        ]);
+    }
+
+    pub(crate) fn wait(&self, tokens: &mut Vec<usize>, timeout: Option<Duration>) -> io::Result<()> {
+        let mut buf = self.events.lock();
+        let cap = buf.capacity();
+        let ts = timeout.map(timespec);
+        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `buf` has room for `cap` records; `ts_ptr` is null or points to a live timespec.
+        let n = unsafe {
+            libc::kevent(self.kq.as_raw_fd(), std::ptr::null(), 0, buf.as_mut_ptr(), cap as _, ts_ptr)
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel initialised the first `n` records.
+        unsafe { buf.set_len(n as usize) };
+        for ev in buf.iter() {
+            if ev.filter as i64 != libc::EVFILT_USER as i64 {
+                tokens.push(ev.udata as usize);
+            }
+        }
+        buf.clear();
+        Ok(())
+    }
+
+    pub(crate) fn wake(&self) {
+        let trigger = record(WAKER_IDENT, libc::EVFILT_USER as i64, 0, libc::NOTE_TRIGGER as u32, 0);
+        // A failed trigger can only mean the kqueue is gone; there is nobody left to wake.
+        let _ = self.change(&[trigger]);
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.kq.as_raw_fd()
+    }
+
+    pub(crate) fn lock_stats(&self) -> crate::LockStats {
+        self.events.stats()
+    }
+}

@@ -1,0 +1,70 @@
+//! Shared helpers of the reactor's integration tests.
+#![allow(dead_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use kq_reactor::{Filter, Flags, Kevent, Kqueue};
+
+/// A pipe: (read end, write end), both non-blocking and close-on-exec.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is valid for two ints.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 returned two fresh fds that we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Writes `buf` to a raw fd.
+pub fn write_fd(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Reads up to `n` bytes from a raw fd.
+pub fn read_fd(fd: &impl AsRawFd, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    // SAFETY: `buf` is valid for `n` bytes of writes.
+    let r = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), n) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(r as usize);
+    Ok(buf)
+}
+
+/// Applies changes, failing on any error entry.
+pub fn register(kq: &Kqueue, changes: &[Kevent]) -> io::Result<()> {
+    kq.kevent(changes, &mut [], None).map(|_| ())
+}
+
+/// Collects with a zero timeout.
+pub fn poll(kq: &Kqueue) -> io::Result<Vec<Kevent>> {
+    collect(kq, Some(Duration::ZERO))
+}
+
+/// Collects up to 64 events with `timeout`.
+pub fn collect(kq: &Kqueue, timeout: Option<Duration>) -> io::Result<Vec<Kevent>> {
+    let mut events = [Kevent::default(); 64];
+    let n = kq.kevent(&[], &mut events, timeout)?;
+    Ok(events[..n].to_vec())
+}
+
+/// The change that adds `(ident, filter)` with extra `flags`.
+pub fn add(ident: usize, filter: Filter, flags: Flags) -> Kevent {
+    Kevent::new(ident, filter, Flags::ADD | flags)
+}
+
+/// The raw fd of something, as a kevent ident.
+pub fn ident(fd: &impl AsRawFd) -> usize {
+    fd.as_raw_fd() as usize
+}
