@@ -62,10 +62,8 @@ bitflags::bitflags! {
 
 impl Flags {
     /// The flags a knote keeps from its creation and returns with each event.
-    pub(crate) const STORED: Flags = Flags::ONESHOT
-        .union(Flags::CLEAR)
-        .union(Flags::DISPATCH)
-        .union(Flags::RECEIPT);
+    pub(crate) const STORED: Flags =
+        Flags::ONESHOT.union(Flags::CLEAR).union(Flags::DISPATCH).union(Flags::RECEIPT);
 }
 
 /// Filter-specific notes carried in [`Kevent::fflags`] (`NOTE_*`).

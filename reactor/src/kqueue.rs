@@ -266,7 +266,8 @@ impl Shared {
     /// The earliest timer deadline of this kqueue and of the kqueues it watches.
     fn next_deadline(&self, st: &State) -> Option<Instant> {
         let mut next = st.core.next_deadline();
-        let children: Vec<WeakShared> = lock(&self.children).iter().map(|(c, _)| c.clone()).collect();
+        let children: Vec<WeakShared> =
+            lock(&self.children).iter().map(|(c, _)| c.clone()).collect();
         for child in children {
             if let Some(child) = child.upgrade() {
                 next = earliest(next, child.state.lock().core.next_deadline());

@@ -121,7 +121,9 @@ impl<T> ProfiledMutex<T> {
         let inner = guard.guard.take().expect("guard present until drop");
         let inner = match timeout {
             #[cfg(not(loom))]
-            Some(t) => cond.wait_timeout(inner, t).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0),
+            Some(t) => {
+                cond.wait_timeout(inner, t).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0)
+            }
             // loom has no notion of time: a timed wait is an untimed one that may wake spuriously.
             #[cfg(loom)]
             Some(_) => cond.wait(inner).unwrap_or_else(|p| p.into_inner()),

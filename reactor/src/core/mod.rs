@@ -71,7 +71,9 @@ impl Core {
 
     /// Keys of the knotes on fd `fd` (READ and WRITE).
     pub fn fd_knotes(&self, fd: usize) -> impl Iterator<Item = usize> + '_ {
-        [Filter::Read, Filter::Write].into_iter().filter_map(move |f| self.table.get(&(fd, f)).copied())
+        [Filter::Read, Filter::Write]
+            .into_iter()
+            .filter_map(move |f| self.table.get(&(fd, f)).copied())
     }
 
     /// The key of the knote `(ident, filter)`.
@@ -348,7 +350,9 @@ impl Core {
         }
         let knotes = &self.knotes;
         self.timers.compact(|gen, key| {
-            knotes.get(key).is_some_and(|kn| matches!(kn.kind, Kind::Timer { gen: g, .. } if g == gen))
+            knotes
+                .get(key)
+                .is_some_and(|kn| matches!(kn.kind, Kind::Timer { gen: g, .. } if g == gen))
         });
     }
 

@@ -60,7 +60,8 @@ pub(crate) fn expirations(
     let missed = late / period.as_nanos().max(1);
     let count = missed.saturating_add(1);
     let advance = period.as_nanos().saturating_mul(count);
-    let next = u64::try_from(advance).ok().and_then(|ns| deadline.checked_add(Duration::from_nanos(ns)));
+    let next =
+        u64::try_from(advance).ok().and_then(|ns| deadline.checked_add(Duration::from_nanos(ns)));
     (i64::try_from(count).unwrap_or(i64::MAX), next)
 }
 

@@ -57,7 +57,11 @@ impl Backend {
         let _ = self.registry.deregister(&mut mio::unix::SourceFd(&raw));
     }
 
-    pub(crate) fn wait(&self, tokens: &mut Vec<usize>, timeout: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn wait(
+        &self,
+        tokens: &mut Vec<usize>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         let mut guard = self.poll.lock();
         let (poll, events) = &mut *guard;
         poll.poll(events, timeout)?;

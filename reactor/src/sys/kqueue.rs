@@ -111,14 +111,25 @@ impl Backend {
         ]);
     }
 
-    pub(crate) fn wait(&self, tokens: &mut Vec<usize>, timeout: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn wait(
+        &self,
+        tokens: &mut Vec<usize>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         let mut buf = self.events.lock();
         let cap = buf.capacity();
         let ts = timeout.map(timespec);
         let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: `buf` has room for `cap` records; `ts_ptr` is null or points to a live timespec.
         let n = unsafe {
-            libc::kevent(self.kq.as_raw_fd(), std::ptr::null(), 0, buf.as_mut_ptr(), cap as _, ts_ptr)
+            libc::kevent(
+                self.kq.as_raw_fd(),
+                std::ptr::null(),
+                0,
+                buf.as_mut_ptr(),
+                cap as _,
+                ts_ptr,
+            )
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -135,7 +146,8 @@ impl Backend {
     }
 
     pub(crate) fn wake(&self) {
-        let trigger = record(WAKER_IDENT, libc::EVFILT_USER as i64, 0, libc::NOTE_TRIGGER as u32, 0);
+        let trigger =
+            record(WAKER_IDENT, libc::EVFILT_USER as i64, 0, libc::NOTE_TRIGGER as u32, 0);
         // A failed trigger can only mean the kqueue is gone; there is nobody left to wake.
         let _ = self.change(&[trigger]);
     }

@@ -44,7 +44,9 @@ fn getsockopt_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int) -> Opt
     let mut val: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `val` and `len` are valid for writes and `len` holds the size of `val`.
-    let rc = unsafe { libc::getsockopt(fd, level, name, (&mut val as *mut libc::c_int).cast(), &mut len) };
+    let rc = unsafe {
+        libc::getsockopt(fd, level, name, (&mut val as *mut libc::c_int).cast(), &mut len)
+    };
     (rc == 0).then_some(val)
 }
 
@@ -80,7 +82,13 @@ fn pending_connections(fd: libc::c_int) -> i64 {
         let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
         // SAFETY: `info` is valid for `len` bytes of writes.
         let rc = unsafe {
-            libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, info.as_mut_ptr().cast(), &mut len)
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
         };
         if rc == 0 {
             // SAFETY: zero-initialised, and the kernel filled at most `len` bytes of it.
@@ -150,7 +158,13 @@ fn file_remaining(fd: libc::c_int) -> i64 {
 }
 
 /// Evaluates READ or WRITE on `fd`. `Err(())` when the fd is no longer open (`POLLNVAL`).
-pub(crate) fn probe(fd: usize, filter: Filter, ty: FdType, sfflags: u32, sdata: i64) -> Result<Probe, ()> {
+pub(crate) fn probe(
+    fd: usize,
+    filter: Filter,
+    ty: FdType,
+    sfflags: u32,
+    sdata: i64,
+) -> Result<Probe, ()> {
     let raw = libc::c_int::try_from(fd).map_err(|_| ())?;
     let lowat = if sfflags & note::LOWAT != 0 { sdata.max(1) } else { 1 };
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -198,7 +212,11 @@ pub(crate) fn probe(fd: usize, filter: Filter, ty: FdType, sfflags: u32, sdata: 
             _ => {
                 p.eof = re & (libc::POLLHUP | rdhup) != 0 || err;
                 let readable = re & libc::POLLIN != 0;
-                let avail = if readable { ioctl_int(raw, libc::FIONREAD as libc::c_ulong) } else { Some(0) };
+                let avail = if readable {
+                    ioctl_int(raw, libc::FIONREAD as libc::c_ulong)
+                } else {
+                    Some(0)
+                };
                 p.data = avail.map_or(0, i64::from);
                 // An fd without FIONREAD (an eventfd, a tty) is ready whenever poll says so.
                 p.ready = p.eof || (readable && (avail.is_none() || p.data >= lowat));
