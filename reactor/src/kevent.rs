@@ -172,7 +172,6 @@ impl Kevent {
 
     /// The error of an `ERROR` entry, if it reports a failure (`data != 0`).
     pub fn error(&self) -> Option<std::io::Error> {
-        (self.is_error() && self.data != 0)
-            .then(|| std::io::Error::from_raw_os_error(self.data as i32))
+        (self.is_error() && self.data != 0).then(|| crate::errno::to_io_error(self.data as i32))
     }
 }

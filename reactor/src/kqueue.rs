@@ -175,7 +175,7 @@ impl Shared {
                 nerr += 1;
             } else if errno != 0 {
                 self.leave(st);
-                return Err(io::Error::from_raw_os_error(errno));
+                return Err(crate::errno::to_io_error(errno));
             }
         }
         if nerr > 0 || events.is_empty() {
@@ -331,6 +331,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 }
 
 /// The platform side of the core, for one kqueue.
+#[cfg_attr(not(all(unix, not(loom))), allow(dead_code))]
 struct IoCtx<'a> {
     shared: &'a Shared,
 }

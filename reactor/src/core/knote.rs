@@ -19,6 +19,7 @@ bitflags::bitflags! {
 }
 
 /// What an fd is, decided once at registration.
+#[cfg_attr(not(all(unix, not(loom))), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FdType {
     /// A regular file: READ data = size - offset; WRITE always ready.
@@ -32,6 +33,7 @@ pub(crate) enum FdType {
 }
 
 /// What a knote watches, with the per-filter state.
+#[cfg_attr(not(all(unix, not(loom))), allow(dead_code))]
 pub(crate) enum Kind {
     /// READ or WRITE on a file descriptor of type `ty`.
     Fd { ty: FdType },

@@ -12,7 +12,9 @@ mod timer;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-pub(crate) use knote::{FdType, Kind, Knote, Status};
+#[cfg(all(unix, not(loom)))]
+pub(crate) use knote::FdType;
+pub(crate) use knote::{Kind, Knote, Status};
 
 use crate::kevent::{note, Filter, Flags, Kevent};
 use timer::TimerHeap;

@@ -13,6 +13,7 @@ const WAKER: Token = Token(usize::MAX);
 /// See the contract in `sys/mod.rs`.
 pub(crate) struct Backend {
     poll: ProfiledMutex<(Poll, Events)>,
+    #[cfg_attr(not(unix), allow(dead_code))]
     registry: mio::Registry,
     waker: Waker,
     #[cfg(unix)]

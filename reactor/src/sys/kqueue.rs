@@ -67,7 +67,7 @@ impl Backend {
     fn change(&self, changes: &[libc::kevent]) -> io::Result<()> {
         let mut changes = changes.to_vec();
         for c in &mut changes {
-            c.flags |= libc::EV_RECEIPT as _;
+            c.flags = (c.flags as u32 | libc::EV_RECEIPT as u32) as _;
         }
         let mut out = changes.clone();
         let zero = timespec(Duration::ZERO);
