@@ -111,8 +111,11 @@ pub mod note {
     pub const LINK: u32 = 0x0010;
     /// VNODE: it was renamed.
     pub const RENAME: u32 = 0x0020;
-    /// VNODE: access was revoked.
+    /// VNODE: access was revoked (on Linux: the filesystem was unmounted).
     pub const REVOKE: u32 = 0x0040;
+    /// VNODE, kq's own: events were lost (Linux: the inotify queue overflowed). Reported with
+    /// every interest bit of the knote, whatever it asked for; the watcher must rescan.
+    pub const RESCAN: u32 = 0x0100_0000;
 
     /// PROC: the process exited (`data` = wait status).
     pub const EXIT: u32 = 0x8000_0000;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::core::{Core, Kind, Knote};
 use crate::kevent::{Filter, Flags, Kevent};
 use crate::sync::{Condvar, ProfiledGuard, ProfiledMutex};
-use crate::sys::Backend;
+use crate::sys::{Backend, OsEvent, OsSources, OS_TOKEN};
 use crate::LockStats;
 
 pub(crate) type WeakShared = Weak<Shared>;
@@ -46,6 +46,8 @@ pub(crate) struct Shared {
 
 struct State {
     core: Core,
+    /// inotify, pidfds and the signal pipe (Linux), kernel notes (native).
+    os: OsSources,
     /// A thread is blocked in `backend.wait` (only one may be).
     polling: bool,
     /// When the poller's wait ends by itself (`None`: never).
@@ -68,6 +70,7 @@ impl Kqueue {
         let shared = Arc::new_cyclic(|me| Shared {
             state: ProfiledMutex::new(State {
                 core: Core::default(),
+                os: OsSources::default(),
                 polling: false,
                 poll_until: None,
                 waiters: 0,
@@ -161,11 +164,11 @@ impl Shared {
     ) -> io::Result<usize> {
         let start = Instant::now();
         let deadline = timeout.and_then(|t| start.checked_add(t));
-        let io = IoCtx { shared: self };
         let mut st = self.state.lock();
         let mut nerr = 0;
         for change in changes {
-            let result = st.core.apply(change, &io, start);
+            let (core, mut io) = st.split(self);
+            let result = core.apply(change, &mut io, start);
             if result.is_ok() && !change.flags.contains(Flags::RECEIPT) {
                 continue;
             }
@@ -192,12 +195,13 @@ impl Shared {
                         return Err(e);
                     }
                 }
-                self.activate_tokens(&mut st, &mut tokens, &io);
+                self.activate_tokens(&mut st, &mut tokens);
             }
-            self.refresh_children(&mut st, &io);
+            self.refresh_children(&mut st);
             let now = Instant::now();
             st.core.fire_timers(now);
-            let n = st.core.scan(events, &io);
+            let (core, mut io) = st.split(self);
+            let n = core.scan(events, &mut io);
             if n > 0 || deadline.is_some_and(|d| now >= d) {
                 self.leave(st);
                 return Ok(n);
@@ -216,7 +220,7 @@ impl Shared {
             let result = self.backend.wait(&mut tokens, wait);
             st = self.state.lock();
             st.polling = false;
-            self.activate_tokens(&mut st, &mut tokens, &io);
+            self.activate_tokens(&mut st, &mut tokens);
             if st.waiters > 0 {
                 // Hand the poller role over, and share what was found.
                 self.cond.notify_all();
@@ -254,11 +258,16 @@ impl Shared {
         }
     }
 
-    fn activate_tokens(&self, st: &mut State, tokens: &mut Vec<usize>, io: &IoCtx<'_>) {
-        for fd in tokens.drain(..) {
-            let keys: Vec<usize> = st.core.fd_knotes(fd).collect();
+    fn activate_tokens(&self, st: &mut State, events: &mut Vec<OsEvent>) {
+        for ev in events.drain(..) {
+            if ev.token & OS_TOKEN != 0 {
+                st.os.handle(&ev, &mut st.core);
+                continue;
+            }
+            let keys: Vec<usize> = st.core.fd_knotes(ev.token).collect();
+            let (core, mut io) = st.split(self);
             for key in keys {
-                st.core.activate(key, io);
+                core.activate(key, &mut io);
             }
         }
     }
@@ -278,11 +287,12 @@ impl Shared {
 
     /// Re-evaluates the knotes watching other kqueues (their events may come from timers or
     /// user triggers that no fd reports).
-    fn refresh_children(&self, st: &mut State, io: &IoCtx<'_>) {
+    fn refresh_children(&self, st: &mut State) {
         let children: Vec<usize> = lock(&self.children).iter().map(|(_, ident)| *ident).collect();
+        let (core, mut io) = st.split(self);
         for ident in children {
-            if let Some(key) = st.core.key_of(ident, Filter::Read) {
-                st.core.activate(key, io);
+            if let Some(key) = core.key_of(ident, Filter::Read) {
+                core.activate(key, &mut io);
             }
         }
     }
@@ -295,11 +305,11 @@ impl Shared {
                 .filter(|(c, _)| c.ptr_eq(&self.me))
                 .map(|(_, ident)| *ident)
                 .collect();
-            let io = IoCtx { shared: &parent };
             let mut st = parent.state.lock();
+            let (core, mut io) = st.split(&parent);
             for ident in idents {
-                if let Some(key) = st.core.key_of(ident, Filter::Read) {
-                    st.core.activate(key, &io);
+                if let Some(key) = core.key_of(ident, Filter::Read) {
+                    core.activate(key, &mut io);
                 }
             }
             parent.leave(st);
@@ -330,10 +340,17 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
+impl State {
+    /// The core, and the platform side it calls back into.
+    fn split<'a>(&'a mut self, shared: &'a Shared) -> (&'a mut Core, IoCtx<'a>) {
+        (&mut self.core, IoCtx { shared, os: &mut self.os })
+    }
+}
+
 /// The platform side of the core, for one kqueue.
-#[cfg_attr(not(all(unix, not(loom))), allow(dead_code))]
 struct IoCtx<'a> {
     shared: &'a Shared,
+    os: &'a mut OsSources,
 }
 
 impl crate::core::Io for IoCtx<'_> {
@@ -347,7 +364,7 @@ impl crate::core::Io for IoCtx<'_> {
         }
     }
 
-    fn attach_fd(&self, kev: &Kevent, first: bool) -> Result<Kind, i32> {
+    fn attach_fd(&mut self, kev: &Kevent, identity: (u64, u64), first: bool) -> Result<Kind, i32> {
         #[cfg(all(unix, not(loom)))]
         {
             if let Some(child) = crate::nest::lookup(kev.ident) {
@@ -364,16 +381,16 @@ impl crate::core::Io for IoCtx<'_> {
             if first {
                 self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
             }
-            Ok(Kind::Fd { ty })
+            Ok(Kind::Fd { ty, identity })
         }
         #[cfg(not(all(unix, not(loom))))]
         {
-            let _ = (kev, first);
+            let _ = (kev, identity, first);
             Err(crate::errno::EOPNOTSUPP)
         }
     }
 
-    fn detach_fd(&self, kn: &Knote, last: bool) {
+    fn detach_fd(&mut self, kn: &Knote, last: bool) {
         #[cfg(all(unix, not(loom)))]
         {
             if let Kind::Nested(child) = &kn.kind {
@@ -387,10 +404,23 @@ impl crate::core::Io for IoCtx<'_> {
         let _ = (kn, last);
     }
 
-    fn evaluate(&self, kn: &mut Knote) -> Result<bool, ()> {
+    fn attach_os(&mut self, kev: &Kevent) -> Result<Kind, i32> {
+        self.os.attach(&self.shared.backend, kev).map(Kind::Os)
+    }
+
+    fn detach_os(&mut self, kn: &Knote) {
+        self.os.detach(&self.shared.backend, kn);
+    }
+
+    fn evaluate(&mut self, kn: &mut Knote) -> Result<bool, ()> {
         match &kn.kind {
             #[cfg(all(unix, not(loom)))]
-            Kind::Fd { ty, .. } => {
+            Kind::Fd { ty, identity } => {
+                // The fd number may now name another file (closed and reused without a new
+                // registration): then the knote's file is gone, and so is the knote.
+                if crate::sys::source::identity(kn.ident) != Ok(*identity) {
+                    return Err(());
+                }
                 let p = crate::sys::source::probe(kn.ident, kn.filter, *ty, kn.sfflags, kn.sdata)?;
                 kn.data = p.data;
                 kn.eof = p.eof;
@@ -402,6 +432,7 @@ impl crate::core::Io for IoCtx<'_> {
                 kn.data = child.pending_count();
                 Ok(kn.data > 0)
             }
+            Kind::Os(_) => Ok(self.os.evaluate(kn)),
             _ => Ok(false),
         }
     }

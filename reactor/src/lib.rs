@@ -27,13 +27,12 @@
 //!
 //! # Closed and reused descriptors
 //!
-//! A knote remembers the identity (`st_dev`, `st_ino`) of its fd. Any change on an fd number whose
-//! file is no longer the one registered drops the old knotes first, so an event about a closed
-//! file never reaches a new registration of the same number; a knote whose fd was closed is dropped
-//! when evaluated (`POLLNVAL`). The one rule left for raw fds: between `close` and the next
-//! registration of that number, a level knote of the old file may be evaluated against whatever
-//! file now has the number; delete knotes (`EV_DELETE`) before closing an fd you keep using the
-//! number of, as the kq crates do.
+//! A knote remembers the identity (`st_dev`, `st_ino`) of its fd's file. Each evaluation checks
+//! it, so a knote whose fd was closed — or closed and its number reused by another file — is
+//! dropped instead of reporting about the new file, and any change on a reused number first drops
+//! the old knotes: an event about a closed file never reaches a new registration of that number.
+//! The rule left for raw fds: a knote on a closed fd lingers (unused) until its number is touched
+//! or evaluated again; delete knotes (`EV_DELETE`) before closing, as the kq crates do.
 //!
 //! # Example
 //!

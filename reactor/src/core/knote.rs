@@ -35,14 +35,17 @@ pub(crate) enum FdType {
 /// What a knote watches, with the per-filter state.
 #[cfg_attr(not(all(unix, not(loom))), allow(dead_code))]
 pub(crate) enum Kind {
-    /// READ or WRITE on a file descriptor of type `ty`.
-    Fd { ty: FdType },
+    /// READ or WRITE on a file descriptor of type `ty` whose file was `identity`
+    /// (`st_dev`, `st_ino`) at registration.
+    Fd { ty: FdType, identity: (u64, u64) },
     /// READ on another kqueue (nesting).
     Nested(crate::kqueue::WeakShared),
     /// A timer: current deadline, period for periodic timers, and the generation of its heap entry.
     Timer { deadline: Option<Instant>, period: Option<Duration>, gen: u64 },
     /// A user event; `triggered` is FreeBSD's `kn_hookid`.
     User { triggered: bool },
+    /// VNODE, PROC or SIGNAL: a source the backend watches, with its per-knote state.
+    Os(crate::sys::OsState),
 }
 
 /// One registration.
@@ -80,6 +83,17 @@ impl Knote {
             fflags: self.fflags,
             data: self.data,
             udata: self.udata,
+        }
+    }
+
+    /// PROC NOTE_EXIT (if asked for): the wait status, EV_EOF, and the knote goes after delivery.
+    #[cfg_attr(not(any(kq_native, target_os = "linux")), allow(dead_code))]
+    pub fn fire_exit(&mut self, status: i64) {
+        if self.sfflags & crate::kevent::note::EXIT != 0 {
+            self.fflags |= crate::kevent::note::EXIT;
+            self.data = status;
+            self.eof = true;
+            self.flags |= Flags::ONESHOT;
         }
     }
 

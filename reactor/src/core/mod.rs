@@ -23,20 +23,18 @@ use timer::TimerHeap;
 pub(crate) trait Io {
     /// The identity `(st_dev, st_ino)` of an open fd, or `EBADF`.
     fn identity(&self, fd: usize) -> Result<(u64, u64), i32>;
-    /// Sets up a new READ/WRITE knote on an open fd: a plain fd, or another kqueue (nesting).
-    /// `first` is true when no other knote of this kqueue watches the fd yet.
-    fn attach_fd(&self, kev: &Kevent, first: bool) -> Result<Kind, i32>;
-    /// Undoes `attach_fd` (`last`: no other knote of this kqueue watches the fd any more).
-    fn detach_fd(&self, kn: &Knote, last: bool);
+    /// Sets up a new READ/WRITE knote on an open fd whose file is `identity`: a plain fd, or
+    /// another kqueue (nesting). `first`: no other READ/WRITE knote of this kqueue watches the fd.
+    fn attach_fd(&mut self, kev: &Kevent, identity: (u64, u64), first: bool) -> Result<Kind, i32>;
+    /// Undoes `attach_fd` (`last`: no other READ/WRITE knote of this kqueue watches the fd).
+    fn detach_fd(&mut self, kn: &Knote, last: bool);
+    /// Sets up a VNODE, PROC or SIGNAL knote (`EOPNOTSUPP` where the platform has no such source).
+    fn attach_os(&mut self, kev: &Kevent) -> Result<Kind, i32>;
+    /// Undoes `attach_os`.
+    fn detach_os(&mut self, kn: &Knote);
     /// Evaluates a READ/WRITE or OS knote against its source, updating `data`, `fflags` and
     /// `eof`; true when the condition holds. `Err` means the source is gone (fd closed).
-    fn evaluate(&self, kn: &mut Knote) -> Result<bool, ()>;
-}
-
-/// Watch count and identity of an fd that has knotes.
-struct FdWatch {
-    identity: (u64, u64),
-    knotes: u8,
+    fn evaluate(&mut self, kn: &mut Knote) -> Result<bool, ()>;
 }
 
 /// The state behind the lock.
@@ -44,7 +42,8 @@ struct FdWatch {
 pub(crate) struct Core {
     knotes: slab::Slab<Knote>,
     table: HashMap<(usize, Filter), usize>,
-    fds: HashMap<usize, FdWatch>,
+    /// Identity (`st_dev`, `st_ino`) of each fd that has READ, WRITE or VNODE knotes.
+    fds: HashMap<usize, (u64, u64)>,
     /// The ready queue: (slab key, knote generation). Entries of deleted knotes are skipped.
     queue: VecDeque<(usize, u64)>,
     /// Live entries on the queue (FreeBSD's `kq_count`).
@@ -71,11 +70,27 @@ impl Core {
         self.knotes.len()
     }
 
-    /// Keys of the knotes on fd `fd` (READ and WRITE).
+    /// Keys of the knotes on fd `fd` (READ, WRITE and VNODE).
     pub fn fd_knotes(&self, fd: usize) -> impl Iterator<Item = usize> + '_ {
-        [Filter::Read, Filter::Write]
+        [Filter::Read, Filter::Write, Filter::Vnode]
             .into_iter()
             .filter_map(move |f| self.table.get(&(fd, f)).copied())
+    }
+
+    fn has(&self, ident: usize, filter: Filter) -> bool {
+        self.table.contains_key(&(ident, filter))
+    }
+
+    /// A backend source changed the pending output of `(ident, filter)` through `f`; the knote
+    /// becomes active when it has something to report, and is queued unless disabled.
+    pub fn os_update(&mut self, ident: usize, filter: Filter, f: impl FnOnce(&mut Knote)) {
+        let Some(key) = self.key_of(ident, filter) else { return };
+        let kn = &mut self.knotes[key];
+        f(kn);
+        if kn.fflags != 0 || kn.data != 0 {
+            kn.status.insert(Status::ACTIVE);
+        }
+        self.enqueue_if_wanted(key);
     }
 
     /// The key of the knote `(ident, filter)`.
@@ -84,13 +99,13 @@ impl Core {
     }
 
     /// Applies one change (kqueue_register). `Err` is the errno to report.
-    pub fn apply(&mut self, kev: &Kevent, io: &dyn Io, now: Instant) -> Result<(), i32> {
+    pub fn apply(&mut self, kev: &Kevent, io: &mut dyn Io, now: Instant) -> Result<(), i32> {
         if kev.flags.contains(Flags::ENABLE | Flags::DISABLE) {
             return Err(libc::EINVAL);
         }
         let identity = match kev.filter {
             Filter::Unknown(_) => return Err(libc::EINVAL),
-            Filter::Read | Filter::Write => {
+            Filter::Read | Filter::Write | Filter::Vnode => {
                 let identity = io.identity(kev.ident)?;
                 self.purge_reused_fd(kev.ident, identity, io);
                 Some(identity)
@@ -124,8 +139,8 @@ impl Core {
 
     /// An fd number whose file changed since its knotes were made was closed and reused: its old
     /// knotes are dropped, so that no event about the closed file reaches the new one.
-    fn purge_reused_fd(&mut self, fd: usize, identity: (u64, u64), io: &dyn Io) {
-        if self.fds.get(&fd).is_some_and(|w| w.identity != identity) {
+    fn purge_reused_fd(&mut self, fd: usize, identity: (u64, u64), io: &mut dyn Io) {
+        if self.fds.get(&fd).is_some_and(|&known| known != identity) {
             let keys: Vec<usize> = self.fd_knotes(fd).collect();
             for key in keys {
                 self.drop_knote(key, io);
@@ -137,7 +152,7 @@ impl Core {
         &mut self,
         kev: &Kevent,
         identity: Option<(u64, u64)>,
-        io: &dyn Io,
+        io: &mut dyn Io,
         now: Instant,
     ) -> Result<(), i32> {
         let mut flags = kev.flags & Flags::STORED;
@@ -145,10 +160,16 @@ impl Core {
         let kind = match kev.filter {
             Filter::Read | Filter::Write => {
                 let identity = identity.ok_or(libc::EBADF)?;
-                let first = !self.fds.contains_key(&kev.ident);
-                let kind = io.attach_fd(kev, first)?;
-                let w = self.fds.entry(kev.ident).or_insert(FdWatch { identity, knotes: 0 });
-                w.knotes += 1;
+                let first =
+                    !self.has(kev.ident, Filter::Read) && !self.has(kev.ident, Filter::Write);
+                let kind = io.attach_fd(kev, identity, first)?;
+                self.fds.insert(kev.ident, identity);
+                kind
+            }
+            Filter::Vnode => {
+                let identity = identity.ok_or(libc::EBADF)?;
+                let kind = io.attach_os(kev)?;
+                self.fds.insert(kev.ident, identity);
                 kind
             }
             Filter::Timer => {
@@ -160,8 +181,10 @@ impl Core {
                 sfflags &= note::FFLAGSMASK;
                 Kind::User { triggered: kev.fflags & note::TRIGGER != 0 }
             }
-            // VNODE, PROC and SIGNAL are not provided yet on any backend.
-            Filter::Vnode | Filter::Proc | Filter::Signal => return Err(crate::errno::EOPNOTSUPP),
+            Filter::Proc | Filter::Signal => {
+                flags |= Flags::CLEAR;
+                io.attach_os(kev)?
+            }
             Filter::Unknown(_) => return Err(libc::EINVAL),
         };
         self.next_gen += 1;
@@ -260,7 +283,7 @@ impl Core {
     }
 
     /// Evaluates the filter (unless disabled) and queues the knote if it became active.
-    fn evaluate_and_queue(&mut self, key: usize, io: &dyn Io) {
+    fn evaluate_and_queue(&mut self, key: usize, io: &mut dyn Io) {
         let kn = &mut self.knotes[key];
         if !kn.status.contains(Status::DISABLED) {
             match evaluate(kn, io) {
@@ -286,33 +309,28 @@ impl Core {
     }
 
     /// Removes a knote, discarding its queued event.
-    pub fn drop_knote(&mut self, key: usize, io: &dyn Io) {
+    pub fn drop_knote(&mut self, key: usize, io: &mut dyn Io) {
         let kn = self.knotes.remove(key);
         self.table.remove(&(kn.ident, kn.filter));
         if kn.status.contains(Status::QUEUED) {
             self.queued -= 1;
         }
+        if kn.filter.is_fd() && self.fd_knotes(kn.ident).next().is_none() {
+            self.fds.remove(&kn.ident);
+        }
         match kn.kind {
             Kind::Timer { gen, .. } if gen != 0 => self.timers.disarm(),
             Kind::Fd { .. } | Kind::Nested(_) => {
-                let last = match self.fds.get_mut(&kn.ident) {
-                    Some(w) if w.knotes > 1 => {
-                        w.knotes -= 1;
-                        false
-                    }
-                    _ => {
-                        self.fds.remove(&kn.ident);
-                        true
-                    }
-                };
+                let last = !self.has(kn.ident, Filter::Read) && !self.has(kn.ident, Filter::Write);
                 io.detach_fd(&kn, last);
             }
+            Kind::Os(_) => io.detach_os(&kn),
             _ => {}
         }
     }
 
     /// The backend saw activity on a source: re-evaluate the knotes it names and queue the active.
-    pub fn activate(&mut self, key: usize, io: &dyn Io) {
+    pub fn activate(&mut self, key: usize, io: &mut dyn Io) {
         if self.knotes.contains(key) {
             self.evaluate_and_observe(key, io);
         }
@@ -320,7 +338,7 @@ impl Core {
 
     /// Like `evaluate_and_queue`, but a disabled knote is observed too (its ACTIVE bit is kept
     /// for EV_ENABLE), as FreeBSD's filters keep running while a knote is disabled.
-    fn evaluate_and_observe(&mut self, key: usize, io: &dyn Io) {
+    fn evaluate_and_observe(&mut self, key: usize, io: &mut dyn Io) {
         let kn = &mut self.knotes[key];
         match evaluate(kn, io) {
             Ok(true) => kn.status.insert(Status::ACTIVE),
@@ -361,7 +379,7 @@ impl Core {
     /// The collection scan (kqueue_scan): fills `out` from the ready queue. Each knote queued when
     /// the scan starts is looked at once; level knotes that still hold go back to the tail and are
     /// not looked at again in this call.
-    pub fn scan(&mut self, out: &mut [Kevent], io: &dyn Io) -> usize {
+    pub fn scan(&mut self, out: &mut [Kevent], io: &mut dyn Io) -> usize {
         let mut n = 0;
         let mut budget = self.queue.len();
         while n < out.len() && budget > 0 {
@@ -424,10 +442,10 @@ impl Core {
 }
 
 /// f_event: does the knote's condition hold now?
-fn evaluate(kn: &mut Knote, io: &dyn Io) -> Result<bool, ()> {
+fn evaluate(kn: &mut Knote, io: &mut dyn Io) -> Result<bool, ()> {
     match kn.kind {
         Kind::User { triggered } => Ok(triggered),
         Kind::Timer { .. } => Ok(kn.data != 0),
-        Kind::Fd { .. } | Kind::Nested(_) => io.evaluate(kn),
+        Kind::Fd { .. } | Kind::Nested(_) | Kind::Os(_) => io.evaluate(kn),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token, Waker};
 
+use super::OsEvent;
 use crate::sync::ProfiledMutex;
 
 const WAKER: Token = Token(usize::MAX);
@@ -58,15 +59,25 @@ impl Backend {
         let _ = self.registry.deregister(&mut mio::unix::SourceFd(&raw));
     }
 
-    pub(crate) fn wait(
-        &self,
-        tokens: &mut Vec<usize>,
-        timeout: Option<Duration>,
-    ) -> io::Result<()> {
+    /// Watches one of the reactor's own fds for reading, under `token`.
+    #[cfg(unix)]
+    pub(crate) fn watch_read(&self, fd: std::os::fd::RawFd, token: usize) -> io::Result<()> {
+        let source = &mut mio::unix::SourceFd(&fd);
+        self.registry.register(source, Token(token), mio::Interest::READABLE)
+    }
+
+    /// Stops watching one of the reactor's own fds.
+    #[cfg(unix)]
+    pub(crate) fn unwatch_raw(&self, fd: std::os::fd::RawFd) {
+        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
+    }
+
+    pub(crate) fn wait(&self, out: &mut Vec<OsEvent>, timeout: Option<Duration>) -> io::Result<()> {
         let mut guard = self.poll.lock();
         let (poll, events) = &mut *guard;
         poll.poll(events, timeout)?;
-        tokens.extend(events.iter().map(|e| e.token().0).filter(|&t| t != WAKER.0));
+        let tokens = events.iter().map(|e| e.token().0).filter(|&t| t != WAKER.0);
+        out.extend(tokens.map(|token| OsEvent { token, ..OsEvent::default() }));
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use super::{OsEvent, OS_TOKEN};
 use crate::sync::ProfiledMutex;
 
 const WAKER_IDENT: usize = 0;
@@ -137,9 +138,18 @@ impl Backend {
         // SAFETY: the kernel initialised the first `n` records.
         unsafe { buf.set_len(n as usize) };
         for ev in buf.iter() {
-            if ev.filter as i64 != libc::EVFILT_USER as i64 {
-                tokens.push(ev.udata as usize);
+            let filter = ev.filter as i64;
+            if filter == libc::EVFILT_USER as i64 {
+                continue;
             }
+            let token = ev.udata as usize;
+            out.push(OsEvent {
+                token,
+                ident: ev.ident as usize,
+                filter: super::kqueue_notes::filter_of(filter),
+                fflags: ev.fflags as u32,
+                data: ev.data as i64,
+            });
         }
         buf.clear();
         Ok(())

@@ -9,8 +9,10 @@
 //! - `watch_fd(&self, fd)`: watch `fd` for readability and writability, edge-triggered, reporting
 //!   the fd number itself as the token. Watching an fd twice is not an error.
 //! - `unwatch_fd(&self, fd)`: stop watching (errors, e.g. an fd already closed, are ignored).
-//! - `wait(&self, tokens, timeout)`: block until an OS source may have changed, the waker fired or
-//!   the timeout passed, appending the tokens seen. Only one thread calls `wait` at a time (the
+//! - `watch_read(&self, fd, token)` / `unwatch_raw(&self, fd)`: the same for the reactor's own fds
+//!   (inotify, pidfds, the signal pipe), read interest, under a token with the `OS_TOKEN` bit.
+//! - `wait(&self, events, timeout)`: block until an OS source may have changed, the waker fired or
+//!   the timeout passed, appending an [`OsEvent`] per source seen. Only one thread calls `wait` at a time (the
 //!   reactor's `polling` flag guarantees it); `Interrupted` may be returned.
 //! - `wake(&self)`: make a current or the next `wait` return.
 //! - `raw_fd(&self)`: the descriptor that is readable when OS events are pending (unix).
@@ -18,8 +20,44 @@
 //! Level semantics are obtained by re-evaluating the source itself (`source.rs`: zero-timeout
 //! `poll(2)`, `FIONREAD`, ...), so an edge-triggered poller is enough everywhere.
 
+use crate::kevent::Filter;
+
+/// Tokens with this bit set name the reactor's own sources, never a user's fd.
+pub(crate) const OS_TOKEN: usize = 1 << (usize::BITS - 2);
+
+/// One activation reported by a backend.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct OsEvent {
+    /// A user fd (READ/WRITE knotes), or an `OS_TOKEN` source.
+    pub token: usize,
+    /// For kernel knotes of the native backend: what the kernel reported.
+    #[cfg_attr(not(kq_native), allow(dead_code))]
+    pub ident: usize,
+    #[cfg_attr(not(kq_native), allow(dead_code))]
+    pub filter: Filter,
+    #[cfg_attr(not(kq_native), allow(dead_code))]
+    pub fflags: u32,
+    #[cfg_attr(not(kq_native), allow(dead_code))]
+    pub data: i64,
+}
+
 #[cfg(all(unix, not(loom)))]
 pub(crate) mod source;
+
+#[cfg(all(target_os = "linux", not(loom), not(kq_native)))]
+mod linux;
+#[cfg(all(target_os = "linux", not(loom), not(kq_native)))]
+pub(crate) use linux::{OsSources, OsState};
+
+#[cfg(all(not(loom), kq_native))]
+mod kqueue_notes;
+#[cfg(all(not(loom), kq_native))]
+pub(crate) use kqueue_notes::{OsSources, OsState};
+
+#[cfg(any(loom, all(not(kq_native), not(target_os = "linux"))))]
+mod no_os;
+#[cfg(any(loom, all(not(kq_native), not(target_os = "linux"))))]
+pub(crate) use no_os::{OsSources, OsState};
 
 #[cfg(loom)]
 mod model;

@@ -68,3 +68,47 @@ pub fn add(ident: usize, filter: Filter, flags: Flags) -> Kevent {
 pub fn ident(fd: &impl AsRawFd) -> usize {
     fd.as_raw_fd() as usize
 }
+
+/// The kernel thread id of the calling thread (for [`wait_until_blocked`]; 0 off Linux).
+pub fn gettid() -> i32 {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions.
+    return unsafe { libc::gettid() };
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// Waits (up to `limit`) until thread `tid` of this process is asleep in the kernel (state `S`
+/// in `/proc/self/task/<tid>/stat`), e.g. blocked in `kevent`. Returns false if it never was.
+/// This observes the thread's state; it does not sleep for a guessed time. Off Linux there is
+/// no such file: it returns false at once.
+pub fn wait_until_blocked(tid: i32, limit: Duration) -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let path = format!("/proc/self/task/{tid}/stat");
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Ok(stat) = std::fs::read_to_string(&path) {
+            // The state is the first field after the parenthesised command name.
+            let state =
+                stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+            if state == Some('S') {
+                return true;
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Applies one change with no room for an echo and returns its errno (0 on success): a failed
+/// change then fails the call with that errno. Nothing is collected.
+pub fn change_errno(kq: &Kqueue, change: Kevent) -> i32 {
+    match kq.kevent(&[change], &mut [], None) {
+        Ok(_) => 0,
+        Err(e) => e.raw_os_error().expect("a change fails with an errno"),
+    }
+}

@@ -1,0 +1,146 @@
+//! VNODE on Linux: one inotify instance per kqueue. A watch is added on `/proc/self/fd/N`, which
+//! follows the fd to its inode (so it survives renames), and inotify's events are mapped to
+//! FreeBSD's notes:
+//!
+//! | inotify | VNODE |
+//! |---|---|
+//! | IN_MODIFY | WRITE, + EXTEND when the size grew |
+//! | IN_ATTRIB | ATTRIB, + LINK when the link count changed, + DELETE when it reached 0 |
+//! | IN_DELETE_SELF | DELETE |
+//! | IN_MOVE_SELF | RENAME |
+//! | IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO (in a directory) | WRITE, + LINK for a subdirectory |
+//! | IN_UNMOUNT | REVOKE |
+//! | IN_Q_OVERFLOW | every knote: all its interest bits + [`note::RESCAN`] |
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::kevent::note;
+
+const MASK: u32 = libc::IN_MODIFY
+    | libc::IN_ATTRIB
+    | libc::IN_DELETE_SELF
+    | libc::IN_MOVE_SELF
+    | libc::IN_CREATE
+    | libc::IN_DELETE
+    | libc::IN_MOVED_FROM
+    | libc::IN_MOVED_TO;
+
+/// What happened to one watch, as VNODE bits before the size and link checks.
+pub(crate) enum Change {
+    /// Notes for the knotes of one watch descriptor (`grew`/`attrib` ask for fstat checks).
+    Watch { wd: i32, notes: u32, modified: bool, attrib: bool },
+    /// The queue overflowed: every knote must rescan.
+    Overflow,
+    /// The watch is gone (the inode was freed or its filesystem unmounted).
+    Ignored { wd: i32 },
+}
+
+pub(crate) struct Inotify {
+    fd: OwnedFd,
+    /// Watch descriptor -> idents (fds) of the VNODE knotes on that inode.
+    pub watches: HashMap<i32, Vec<usize>>,
+}
+
+impl Inotify {
+    pub(crate) fn new() -> Result<Inotify, i32> {
+        // SAFETY: inotify_init1 takes flags and returns a new fd or -1.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if fd < 0 {
+            return Err(super::errno());
+        }
+        // SAFETY: a fresh fd that we now own.
+        Ok(Inotify { fd: unsafe { OwnedFd::from_raw_fd(fd) }, watches: HashMap::new() })
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Watches the inode behind `fd` for knote `ident`; returns the watch descriptor.
+    pub(crate) fn add(&mut self, fd: usize) -> Result<i32, i32> {
+        let path = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| libc::EINVAL)?;
+        // SAFETY: `path` is a valid C string; the call reads it only.
+        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), MASK) };
+        if wd < 0 {
+            return Err(super::errno());
+        }
+        self.watches.entry(wd).or_default().push(fd);
+        Ok(wd)
+    }
+
+    /// Forgets knote `ident` on `wd`, removing the watch when it was the last one.
+    pub(crate) fn remove(&mut self, wd: i32, ident: usize) {
+        let Some(idents) = self.watches.get_mut(&wd) else { return };
+        if let Some(pos) = idents.iter().position(|&i| i == ident) {
+            idents.swap_remove(pos);
+        }
+        if idents.is_empty() {
+            self.watches.remove(&wd);
+            // SAFETY: plain syscall on our inotify fd; an already-gone watch gives EINVAL.
+            unsafe { libc::inotify_rm_watch(self.fd.as_raw_fd(), wd) };
+        }
+    }
+
+    /// Reads every pending inotify event.
+    pub(crate) fn read(&self, out: &mut Vec<Change>) {
+        #[repr(C, align(8))]
+        struct Buf([u8; 8192]);
+        let mut buf = Buf([0; 8192]);
+        loop {
+            // SAFETY: `buf` is valid for its length of writes.
+            let n =
+                unsafe { libc::read(self.fd.as_raw_fd(), buf.0.as_mut_ptr().cast(), buf.0.len()) };
+            if n <= 0 {
+                return;
+            }
+            let n = n as usize;
+            let header = std::mem::size_of::<libc::inotify_event>();
+            let mut off = 0;
+            while off + header <= n {
+                // SAFETY: the kernel wrote a whole inotify_event at `off` (records are aligned
+                // and never split); read_unaligned avoids relying on that alignment.
+                let ev: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buf.0.as_ptr().add(off).cast()) };
+                off += header + ev.len as usize;
+                out.push(map(&ev));
+            }
+        }
+    }
+}
+
+fn map(ev: &libc::inotify_event) -> Change {
+    let m = ev.mask;
+    if m & libc::IN_Q_OVERFLOW != 0 {
+        return Change::Overflow;
+    }
+    if m & libc::IN_IGNORED != 0 {
+        return Change::Ignored { wd: ev.wd };
+    }
+    let mut notes = 0;
+    if m & libc::IN_DELETE_SELF != 0 {
+        notes |= note::DELETE;
+    }
+    if m & libc::IN_MOVE_SELF != 0 {
+        notes |= note::RENAME;
+    }
+    if m & libc::IN_UNMOUNT != 0 {
+        notes |= note::REVOKE;
+    }
+    if m & (libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO) != 0 {
+        notes |= note::WRITE;
+        if m & libc::IN_ISDIR != 0 {
+            notes |= note::LINK;
+        }
+    }
+    let modified = m & libc::IN_MODIFY != 0;
+    if modified {
+        notes |= note::WRITE;
+    }
+    let attrib = m & libc::IN_ATTRIB != 0;
+    if attrib {
+        notes |= note::ATTRIB;
+    }
+    Change::Watch { wd: ev.wd, notes, modified, attrib }
+}

@@ -1,0 +1,714 @@
+//! Conformance checklist items 24-30 (KQUEUE.md section 7): READ and WRITE on real sockets and
+//! pipes, NOTE_LOWAT, closed and reused descriptors, and nested kqueues.
+//!
+//! Every test here holds one process-wide lock, so that no other test of this binary creates or
+//! closes descriptors meanwhile: fd numbers are then allocated deterministically, which the
+//! fd-reuse tests (item 29) rely on.
+mod util;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
+use util::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Serialises the tests of this binary (see the module docs).
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Collects until an event satisfying `pred` arrives, for at most `limit`. Used where the event
+/// depends on the network stack (TCP on loopback), never as a substitute for synchronisation.
+fn wait_for(kq: &Kqueue, limit: Duration, mut pred: impl FnMut(&Kevent) -> bool) -> Option<Kevent> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        let slice = (deadline - now).min(Duration::from_millis(100));
+        let events = collect(kq, Some(slice)).expect("kevent");
+        if let Some(ev) = events.into_iter().find(|e| pred(e)) {
+            return Some(ev);
+        }
+    }
+}
+
+/// Polls and asserts that exactly one event came back, returning it.
+fn poll_one(kq: &Kqueue, what: &str) -> Kevent {
+    let events = poll(kq).expect("kevent");
+    assert_eq!(events.len(), 1, "{what}: expected exactly one event, got {events:?}");
+    events[0]
+}
+
+/// The change that triggers USER event `id` (a modify: it sets udata too).
+fn trigger(id: usize, udata: u64) -> Kevent {
+    Kevent::new(id, Filter::User, Flags::empty()).with_fflags(note::TRIGGER).with_udata(udata)
+}
+
+/// Reads everything a non-blocking fd has.
+fn drain(fd: &impl AsRawFd) -> usize {
+    let mut total = 0;
+    loop {
+        match read_fd(fd, 65536) {
+            Ok(buf) if buf.is_empty() => return total,
+            Ok(buf) => total += buf.len(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Writes into a non-blocking fd until it is full; returns the bytes written.
+fn fill(fd: &impl AsRawFd) -> usize {
+    let chunk = [0x5au8; 4096];
+    let mut total = 0;
+    loop {
+        match write_fd(fd, &chunk) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 24. Socket READ: data = bytes pending; EOF: EV_EOF with data still counting buffered bytes.
+
+#[test]
+fn item24_tcp_read_data_is_bytes_pending_and_eof_keeps_count() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let mut client = TcpStream::connect(listener.local_addr()?)?;
+    let (mut server, _) = listener.accept()?;
+    server.set_nonblocking(true)?;
+    register(&kq, &[add(ident(&server), Filter::Read, Flags::empty()).with_udata(24)])?;
+    assert!(poll(&kq)?.is_empty(), "no data yet: no READ event");
+
+    client.write_all(b"hello")?;
+    let ev = wait_for(&kq, Duration::from_secs(5), |e| e.udata == 24)
+        .expect("READ fires when data arrives");
+    assert_eq!(ev.ident, ident(&server));
+    assert_eq!(ev.filter, Filter::Read);
+    assert_eq!(ev.data, 5, "data = bytes pending");
+    assert!(!ev.flags.contains(Flags::EOF), "no EOF while the peer is open: {ev:?}");
+
+    let ev = poll_one(&kq, "level READ fires again");
+    assert_eq!(ev.data, 5);
+    let mut buf = [0u8; 2];
+    assert_eq!(server.read(&mut buf)?, 2);
+    let ev = poll_one(&kq, "after reading 2 of 5 bytes");
+    assert_eq!(ev.data, 3, "data follows the socket buffer");
+
+    client.shutdown(Shutdown::Write)?;
+    let ev = wait_for(&kq, Duration::from_secs(5), |e| e.flags.contains(Flags::EOF))
+        .expect("EV_EOF after the peer shut down its write side");
+    assert_eq!(ev.udata, 24);
+    assert_eq!(ev.data, 3, "EOF: data still counts the buffered bytes");
+
+    let mut rest = [0u8; 16];
+    assert_eq!(server.read(&mut rest)?, 3);
+    let ev = poll_one(&kq, "EOF with an empty buffer still fires (FreeBSD filt_soread)");
+    assert!(ev.flags.contains(Flags::EOF), "{ev:?}");
+    assert_eq!(ev.data, 0);
+    Ok(())
+}
+
+#[test]
+fn item24_unix_stream_read_data_and_eof_on_peer_close() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (mut a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    register(&kq, &[add(ident(&a), Filter::Read, Flags::empty()).with_udata(241)])?;
+    assert!(poll(&kq)?.is_empty());
+
+    (&b).write_all(b"abcdefg")?;
+    let ev = poll_one(&kq, "data written on a Unix socket pair");
+    assert_eq!((ev.ident, ev.filter, ev.udata), (ident(&a), Filter::Read, 241));
+    assert_eq!(ev.data, 7, "data = bytes pending");
+    assert!(!ev.flags.contains(Flags::EOF));
+
+    (&b).write_all(b"hi")?;
+    assert_eq!(poll_one(&kq, "more data").data, 9);
+
+    drop(b);
+    let ev = poll_one(&kq, "peer closed");
+    assert!(ev.flags.contains(Flags::EOF), "EV_EOF once the peer closed: {ev:?}");
+    assert_eq!(ev.data, 9, "EOF: data still counts the buffered bytes");
+
+    let mut buf = [0u8; 4];
+    assert_eq!(a.read(&mut buf)?, 4);
+    let ev = poll_one(&kq, "partially drained after EOF");
+    assert!(ev.flags.contains(Flags::EOF));
+    assert_eq!(ev.data, 5);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 25. Listening socket READ: data = pending connections (at least 1 when any is pending).
+
+#[test]
+fn item25_tcp_listener_read_data_is_pending_connections() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    register(&kq, &[add(ident(&listener), Filter::Read, Flags::empty()).with_udata(25)])?;
+    assert!(poll(&kq)?.is_empty(), "no connection pending: no event");
+
+    let mut clients = vec![TcpStream::connect(addr)?];
+    let ev = wait_for(&kq, Duration::from_secs(5), |e| e.udata == 25)
+        .expect("READ fires on a listening socket with a pending connection");
+    assert_eq!((ev.ident, ev.filter), (ident(&listener), Filter::Read));
+    assert!(ev.data >= 1, "at least 1 pending connection: {ev:?}");
+
+    clients.push(TcpStream::connect(addr)?);
+    clients.push(TcpStream::connect(addr)?);
+    // On Linux the accept queue length is exact; wait for the stack to queue all three.
+    let mut last = ev;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while last.data != 3 && Instant::now() < deadline {
+        if let Some(ev) = wait_for(&kq, Duration::from_millis(200), |e| e.udata == 25) {
+            last = ev;
+        }
+    }
+    assert_eq!(last.data, 3, "three connections pending: data = 3 ({last:?})");
+
+    let (_s1, _) = listener.accept()?;
+    assert_eq!(poll_one(&kq, "one accepted").data, 2, "accepting one leaves 2 pending");
+    let (_s2, _) = listener.accept()?;
+    let (_s3, _) = listener.accept()?;
+    assert!(poll(&kq)?.is_empty(), "all accepted: the level event is gone");
+    Ok(())
+}
+
+#[test]
+fn item25_unix_listener_read_fires_with_pending_connection() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("sock");
+    let listener = UnixListener::bind(&path)?;
+    listener.set_nonblocking(true)?;
+    register(&kq, &[add(ident(&listener), Filter::Read, Flags::empty()).with_udata(251)])?;
+    assert!(poll(&kq)?.is_empty());
+    let _c1 = UnixStream::connect(&path)?;
+    let _c2 = UnixStream::connect(&path)?;
+    let ev = poll_one(&kq, "Unix listener with two pending connections");
+    assert_eq!((ev.ident, ev.filter, ev.udata), (ident(&listener), Filter::Read, 251));
+    assert!(ev.data >= 1, "data counts pending connections (>= 1 where not exact): {ev:?}");
+    let (_a1, _) = listener.accept()?;
+    let (_a2, _) = listener.accept()?;
+    assert!(poll(&kq)?.is_empty(), "all accepted: no event");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 26. NOTE_LOWAT = N: no event below N bytes, an event at N or more.
+
+fn lowat_case(rd: &impl AsRawFd, wr: OwnedFd, what: &str) -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let lowat = |n: i64, udata: u64| {
+        add(ident(rd), Filter::Read, Flags::empty())
+            .with_fflags(note::LOWAT)
+            .with_data(n)
+            .with_udata(udata)
+    };
+    register(&kq, &[lowat(10, 26)])?;
+    assert!(poll(&kq)?.is_empty(), "{what}: nothing to read");
+    write_fd(&wr, &[1; 5])?;
+    assert!(poll(&kq)?.is_empty(), "{what}: 5 bytes < NOTE_LOWAT 10: no event");
+    write_fd(&wr, &[2; 4])?;
+    assert!(poll(&kq)?.is_empty(), "{what}: 9 bytes < NOTE_LOWAT 10: no event");
+    write_fd(&wr, &[3; 1])?;
+    let ev = poll_one(&kq, &format!("{what}: 10 bytes reach NOTE_LOWAT 10"));
+    assert_eq!((ev.ident, ev.filter, ev.udata), (ident(rd), Filter::Read, 26));
+    assert_eq!(ev.data, 10);
+    write_fd(&wr, &[4; 5])?;
+    assert_eq!(poll_one(&kq, &format!("{what}: above the mark")).data, 15);
+
+    assert_eq!(read_fd(rd, 11)?.len(), 11);
+    assert!(poll(&kq)?.is_empty(), "{what}: 4 bytes left < 10: the level event is gone");
+
+    // A modify replaces the mark and re-evaluates the filter.
+    register(&kq, &[lowat(3, 27)])?;
+    let ev = poll_one(&kq, &format!("{what}: mark lowered to 3 with 4 bytes pending"));
+    assert_eq!((ev.data, ev.udata), (4, 27));
+    register(&kq, &[lowat(10, 28)])?;
+    assert!(poll(&kq)?.is_empty(), "{what}: mark raised to 10 again: no event");
+
+    // EOF fires whatever the mark (FreeBSD filt_soread / filt_piperead).
+    drop(wr);
+    let ev = poll_one(&kq, &format!("{what}: writer gone below the mark"));
+    assert!(ev.flags.contains(Flags::EOF), "{what}: {ev:?}");
+    assert_eq!((ev.data, ev.udata), (4, 28));
+    Ok(())
+}
+
+#[test]
+fn item26_note_lowat_unix_socket() -> io::Result<()> {
+    let _serial = serial();
+    let (a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    lowat_case(&a, OwnedFd::from(b), "unix socket")
+}
+
+#[test]
+fn item26_note_lowat_pipe() -> io::Result<()> {
+    let _serial = serial();
+    let (r, w) = pipe()?;
+    lowat_case(&r, w, "pipe")
+}
+
+// ---------------------------------------------------------------------------------------------
+// 27. Pipe READ: data = bytes; EV_EOF after the last writer closes.
+
+#[test]
+fn item27_pipe_read_data_and_eof_after_last_writer() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (r, w) = pipe()?;
+    let w2 = w.try_clone()?;
+    register(&kq, &[add(ident(&r), Filter::Read, Flags::empty()).with_udata(27)])?;
+    assert!(poll(&kq)?.is_empty(), "empty pipe: no event");
+
+    write_fd(&w, b"1234567")?;
+    let ev = poll_one(&kq, "pipe with 7 bytes");
+    assert_eq!((ev.ident, ev.filter, ev.udata, ev.data), (ident(&r), Filter::Read, 27, 7));
+    assert!(!ev.flags.contains(Flags::EOF));
+    write_fd(&w2, b"89")?;
+    assert_eq!(poll_one(&kq, "9 bytes").data, 9);
+
+    drop(w);
+    let ev = poll_one(&kq, "one of two writers closed");
+    assert!(!ev.flags.contains(Flags::EOF), "a writer is still open: no EOF yet: {ev:?}");
+    assert_eq!(ev.data, 9);
+
+    drop(w2);
+    let ev = poll_one(&kq, "last writer closed");
+    assert!(ev.flags.contains(Flags::EOF), "EV_EOF after the last writer closed: {ev:?}");
+    assert_eq!(ev.data, 9, "EOF: data still counts the buffered bytes");
+
+    assert_eq!(drain(&r), 9);
+    let ev = poll_one(&kq, "drained after EOF");
+    assert!(ev.flags.contains(Flags::EOF));
+    assert_eq!(ev.data, 0);
+    Ok(())
+}
+
+#[test]
+fn item27_pipe_read_eof_without_data_wakes_blocked_waiter() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Arc::new(Kqueue::new()?);
+    let (r, w) = pipe()?;
+    register(&kq, &[add(ident(&r), Filter::Read, Flags::empty()).with_udata(272)])?;
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let waiter = {
+        let kq = Arc::clone(&kq);
+        thread::spawn(move || {
+            tid_tx.send(gettid()).unwrap();
+            collect(&kq, Some(Duration::from_secs(20)))
+        })
+    };
+    wait_until_blocked(tid_rx.recv().unwrap(), Duration::from_secs(5));
+    drop(w);
+    let events = waiter.join().unwrap()?;
+    assert_eq!(events.len(), 1, "the hang-up wakes the waiter: {events:?}");
+    assert!(events[0].flags.contains(Flags::EOF));
+    assert_eq!((events[0].udata, events[0].data), (272, 0));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 28. WRITE: data = free space; EV_EOF when the reader closes; a listening socket never fires.
+
+#[test]
+fn item28_pipe_write_data_is_free_space_and_eof_when_reader_closes() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (r, w) = pipe()?;
+    register(&kq, &[add(ident(&w), Filter::Write, Flags::empty()).with_udata(28)])?;
+    let ev = poll_one(&kq, "an empty pipe is writable");
+    assert_eq!((ev.ident, ev.filter, ev.udata), (ident(&w), Filter::Write, 28));
+    assert!(ev.data > 0, "data = free space > 0: {ev:?}");
+    assert!(!ev.flags.contains(Flags::EOF));
+    let space = ev.data;
+
+    write_fd(&w, &[0u8; 100])?;
+    let ev = poll_one(&kq, "100 bytes queued");
+    assert_eq!(ev.data, space - 100, "free space shrinks by what was written");
+
+    let written = fill(&w);
+    assert!(written > 0);
+    assert!(poll(&kq)?.is_empty(), "a full pipe is not writable: no WRITE event");
+
+    assert_eq!(drain(&r), written + 100);
+    let ev = poll_one(&kq, "drained pipe is writable again");
+    assert_eq!(ev.data, space, "all the space is free again");
+
+    fill(&w);
+    assert!(poll(&kq)?.is_empty());
+    drop(r);
+    let ev = poll_one(&kq, "reader closed (pipe full)");
+    assert!(ev.flags.contains(Flags::EOF), "EV_EOF once the reader is gone: {ev:?}");
+    assert_eq!(ev.udata, 28);
+    Ok(())
+}
+
+#[test]
+fn item28_socket_write_data_is_free_space_and_eof_when_peer_closes() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let client = TcpStream::connect(listener.local_addr()?)?;
+    client.set_nonblocking(true)?;
+    let (_server, _) = listener.accept()?;
+    register(
+        &kq,
+        &[
+            add(ident(&a), Filter::Write, Flags::empty()).with_udata(281),
+            add(ident(&client), Filter::Write, Flags::empty()).with_udata(282),
+        ],
+    )?;
+    let mut events = poll(&kq)?;
+    events.sort_by_key(|e| e.udata);
+    assert_eq!(events.len(), 2, "both sockets writable: {events:?}");
+    for ev in &events {
+        assert_eq!(ev.filter, Filter::Write);
+        assert!(ev.data > 0, "data = free send space > 0: {ev:?}");
+        assert!(!ev.flags.contains(Flags::EOF), "{ev:?}");
+    }
+    assert_eq!(events[0].ident, ident(&a));
+    assert_eq!(events[1].ident, ident(&client));
+
+    drop(b);
+    let events = poll(&kq)?;
+    let ev = events.iter().find(|e| e.udata == 281).expect("Unix socket WRITE still reported");
+    assert!(ev.flags.contains(Flags::EOF), "EV_EOF once the peer closed: {ev:?}");
+    let ev = events.iter().find(|e| e.udata == 282).expect("TCP socket WRITE still reported");
+    assert!(!ev.flags.contains(Flags::EOF), "the TCP peer is open: {ev:?}");
+    Ok(())
+}
+
+#[test]
+fn item28_listening_socket_write_never_fires() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    register(
+        &kq,
+        &[
+            add(ident(&listener), Filter::Write, Flags::empty()).with_udata(1),
+            add(ident(&listener), Filter::Read, Flags::empty()).with_udata(2),
+        ],
+    )?;
+    assert!(poll(&kq)?.is_empty(), "idle listener: nothing");
+    let _client = TcpStream::connect(listener.local_addr()?)?;
+    let ev = wait_for(&kq, Duration::from_secs(5), |_| true).expect("READ for the connection");
+    assert_eq!((ev.filter, ev.udata), (Filter::Read, 2), "only READ fires: {ev:?}");
+    let events = poll(&kq)?;
+    assert!(events.iter().all(|e| e.filter == Filter::Read), "no WRITE on a listener: {events:?}");
+    let (_conn, _) = listener.accept()?;
+    // Time is the subject here: nothing may fire within the wait.
+    let events = collect(&kq, Some(Duration::from_millis(200)))?;
+    assert!(events.is_empty(), "a listening socket never fires WRITE: {events:?}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 29. Closing a watched fd removes its knotes; a reused fd number never gets a stale event.
+
+/// A new pipe whose read end has the number `num` (free since its file was closed). Since the
+/// tests of this binary are serialised, the lowest free number is given to the next pipe; if it
+/// is taken anyway, a few more pipes are tried before giving up (`None`: the caller skips).
+fn pipe_numbered(num: RawFd) -> io::Result<Option<(OwnedFd, OwnedFd)>> {
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        let (r, w) = pipe()?;
+        if r.as_raw_fd() == num {
+            return Ok(Some((r, w)));
+        }
+        held.push((r, w));
+    }
+    Ok(None)
+}
+
+const OLD: u64 = 0xdead_0001;
+const NEW: u64 = 0xbeef_0002;
+
+#[test]
+fn item29_closed_fd_with_queued_event_is_not_delivered() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (r1, w1) = pipe()?;
+    let num = r1.as_raw_fd();
+    register(&kq, &[add(num as usize, Filter::Read, Flags::empty()).with_udata(OLD)])?;
+    write_fd(&w1, b"old data")?;
+    assert_eq!(poll_one(&kq, "registered pipe").udata, OLD);
+    drop(r1); // the level event is queued again at this point
+    drop(w1);
+    let events = poll(&kq)?;
+    assert!(events.is_empty(), "nothing may be delivered for a closed fd: {events:?}");
+
+    let Some((r2, w2)) = pipe_numbered(num)? else {
+        eprintln!("skipped the reuse half: fd number {num} was not handed out again");
+        return Ok(());
+    };
+    assert_eq!(r2.as_raw_fd(), num);
+    write_fd(&w2, b"new")?;
+    let events = poll(&kq)?;
+    assert!(events.is_empty(), "the closed fd's knote is gone: {events:?}");
+    Ok(())
+}
+
+#[test]
+fn item29_reused_fd_number_never_gets_stale_event() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (r1, w1) = pipe()?;
+    let num = r1.as_raw_fd();
+    register(&kq, &[add(num as usize, Filter::Read, Flags::empty()).with_udata(OLD)])?;
+    write_fd(&w1, b"old data")?;
+    assert_eq!(poll_one(&kq, "registered pipe").udata, OLD);
+    // Close while the level event is queued, and do not call kevent until the number is reused.
+    drop(r1);
+    drop(w1);
+    let Some((r2, w2)) = pipe_numbered(num)? else {
+        eprintln!("skipped: fd number {num} was not handed out again");
+        return Ok(());
+    };
+    assert_eq!(r2.as_raw_fd(), num, "the new pipe reuses the closed number");
+    write_fd(&w2, b"fresh")?;
+    let events = poll(&kq)?;
+    assert!(
+        events.iter().all(|e| e.udata != OLD),
+        "a stale event of the closed file reached the reused fd number {num}: {events:?}"
+    );
+    assert!(events.is_empty(), "the new fd is not registered: {events:?}");
+    // The old knote went away with the close: deleting (num, READ) finds nothing.
+    assert_eq!(
+        change_errno(&kq, Kevent::new(num as usize, Filter::Read, Flags::DELETE)),
+        libc::ENOENT
+    );
+    Ok(())
+}
+
+#[test]
+fn item29_reregistering_reused_fd_number_delivers_only_new_events() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (r1, w1) = pipe()?;
+    let num = r1.as_raw_fd();
+    register(&kq, &[add(num as usize, Filter::Read, Flags::empty()).with_udata(OLD)])?;
+    write_fd(&w1, b"old data")?;
+    assert_eq!(poll_one(&kq, "registered pipe").udata, OLD);
+    drop(r1);
+    drop(w1);
+    let Some((r2, w2)) = pipe_numbered(num)? else {
+        eprintln!("skipped: fd number {num} was not handed out again");
+        return Ok(());
+    };
+    assert_eq!(r2.as_raw_fd(), num);
+    register(&kq, &[add(num as usize, Filter::Read, Flags::empty()).with_udata(NEW)])?;
+    assert!(poll(&kq)?.is_empty(), "the new pipe is empty: nothing, and nothing stale");
+
+    write_fd(&w2, b"new")?;
+    for round in 0..3 {
+        let ev = poll_one(&kq, "re-registered fd with data");
+        assert_eq!((ev.ident, ev.filter, ev.udata), (num as usize, Filter::Read, NEW));
+        assert_eq!(ev.data, 3, "round {round}: data of the new pipe");
+    }
+    drop(w2);
+    let ev = poll_one(&kq, "writer of the new pipe closed");
+    assert!(ev.flags.contains(Flags::EOF));
+    assert_eq!(ev.udata, NEW);
+    register(&kq, &[Kevent::new(num as usize, Filter::Read, Flags::DELETE)])?;
+    assert!(poll(&kq)?.is_empty(), "deleted");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 30. A kqueue in a kqueue: READ fires with data = pending events; watching itself: EINVAL;
+//     cycles refused.
+
+#[test]
+fn item30_nested_kqueue_read_data_is_pending_count() -> io::Result<()> {
+    let _serial = serial();
+    let outer = Kqueue::new()?;
+    let inner = Kqueue::new()?;
+    register(
+        &inner,
+        &[
+            add(1, Filter::User, Flags::CLEAR).with_udata(11),
+            add(2, Filter::User, Flags::CLEAR).with_udata(12),
+        ],
+    )?;
+    let inner_id = ident(&inner);
+    register(&outer, &[add(inner_id, Filter::Read, Flags::empty()).with_udata(30)])?;
+    assert!(poll(&outer)?.is_empty(), "inner has nothing pending");
+
+    register(&inner, &[trigger(1, 11)])?;
+    let ev = poll_one(&outer, "one USER event pending inside");
+    assert_eq!((ev.ident, ev.filter, ev.udata), (inner_id, Filter::Read, 30));
+    assert_eq!(ev.data, 1, "data = pending events of the inner kqueue");
+
+    register(&inner, &[trigger(2, 12)])?;
+    assert_eq!(poll_one(&outer, "two pending").data, 2, "2 triggered user knotes -> data 2");
+
+    let mut got: Vec<u64> = poll(&inner)?.iter().map(|e| e.udata).collect();
+    got.sort_unstable();
+    assert_eq!(got, [11, 12]);
+    assert!(poll(&outer)?.is_empty(), "inner drained: the nested level event is gone");
+
+    // Registering the nesting while events are already pending fires at once.
+    let outer2 = Kqueue::new()?;
+    register(&inner, &[trigger(1, 11), trigger(2, 12)])?;
+    register(&outer2, &[add(inner_id, Filter::Read, Flags::empty()).with_udata(31)])?;
+    let ev = poll_one(&outer2, "nesting registered after the triggers");
+    assert_eq!((ev.udata, ev.data), (31, 2));
+    Ok(())
+}
+
+#[test]
+fn item30_kqueue_watching_itself_is_einval() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let me = ident(&kq);
+    let mut out = [Kevent::default(); 2];
+    let n = kq.kevent(&[add(me, Filter::Read, Flags::empty()).with_udata(77)], &mut out, None)?;
+    assert_eq!(n, 1);
+    assert!(out[0].flags.contains(Flags::ERROR), "{:?}", out[0]);
+    assert_eq!(out[0].data, i64::from(libc::EINVAL), "a kqueue watching itself: EINVAL");
+    assert_eq!((out[0].ident, out[0].filter, out[0].udata), (me, Filter::Read, 77));
+    assert_eq!(change_errno(&kq, add(me, Filter::Read, Flags::empty())), libc::EINVAL);
+
+    // WRITE on a kqueue is EINVAL too (KQUEUE.md section 2).
+    let other = Kqueue::new()?;
+    assert_eq!(change_errno(&kq, add(ident(&other), Filter::Write, Flags::empty())), libc::EINVAL);
+    assert!(poll(&kq)?.is_empty(), "the refused changes left nothing behind");
+    Ok(())
+}
+
+#[test]
+fn item30_nesting_cycles_are_refused_without_deadlock() -> io::Result<()> {
+    let _serial = serial();
+    let (tx, rx) = mpsc::channel();
+    // The checks run on a helper thread, so that a deadlock fails the test instead of hanging it.
+    thread::spawn(move || {
+        let run = || -> io::Result<Vec<Kevent>> {
+            let a = Kqueue::new()?;
+            let b = Kqueue::new()?;
+            let c = Kqueue::new()?;
+            assert_eq!(change_errno(&a, add(ident(&b), Filter::Read, Flags::empty())), 0);
+            assert_eq!(
+                change_errno(&b, add(ident(&a), Filter::Read, Flags::empty())),
+                libc::EINVAL,
+                "B watching A while A watches B is a cycle"
+            );
+            assert_eq!(change_errno(&b, add(ident(&c), Filter::Read, Flags::empty())), 0);
+            assert_eq!(
+                change_errno(&c, add(ident(&a), Filter::Read, Flags::empty())),
+                libc::EINVAL,
+                "A -> B -> C -> A is a cycle"
+            );
+            // The chain still works: an event in C shows through B to A.
+            register(&c, &[add(5, Filter::User, Flags::CLEAR).with_fflags(note::TRIGGER)])?;
+            let events = poll(&a)?;
+            assert_eq!(poll(&c)?.len(), 1, "C's own event is still there");
+            Ok(events)
+        };
+        let _ = tx.send(run());
+    });
+    let events = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("cycle handling deadlocked (or the helper thread panicked)")?;
+    assert_eq!(events.len(), 1, "A sees B, which sees C's event: {events:?}");
+    assert_eq!(events[0].filter, Filter::Read);
+    assert_eq!(events[0].data, 1, "B has one pending event (its knote on C)");
+    Ok(())
+}
+
+/// Runs `outer.kevent(None)` on a thread, waits until it is blocked, calls `fire`, and returns
+/// what the thread collected. If it is not woken within 20 s, it is released with a USER event
+/// of its own and the test fails.
+fn blocked_outer_woken_by(outer: &Arc<Kqueue>, fire: impl FnOnce()) -> Vec<Kevent> {
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (ev_tx, ev_rx) = mpsc::channel();
+    let waiter = {
+        let outer = Arc::clone(outer);
+        thread::spawn(move || {
+            tid_tx.send(gettid()).unwrap();
+            let mut events = [Kevent::default(); 8];
+            let n = outer.kevent(&[], &mut events, None).expect("kevent");
+            ev_tx.send(events[..n].to_vec()).unwrap();
+        })
+    };
+    let blocked = wait_until_blocked(tid_rx.recv().unwrap(), Duration::from_secs(5));
+    fire();
+    match ev_rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(events) => {
+            waiter.join().unwrap();
+            assert!(blocked || !cfg!(target_os = "linux"), "the waiter never blocked (setup)");
+            events
+        }
+        Err(_) => {
+            register(outer, &[add(999, Filter::User, Flags::empty()).with_fflags(note::TRIGGER)])
+                .unwrap();
+            waiter.join().unwrap();
+            panic!(
+                "the event in the inner kqueue did not wake the thread blocked in the outer one"
+            );
+        }
+    }
+}
+
+#[test]
+fn item30_pipe_event_in_inner_wakes_thread_blocked_in_outer() -> io::Result<()> {
+    let _serial = serial();
+    let outer = Arc::new(Kqueue::new()?);
+    let inner = Kqueue::new()?;
+    let (r, w) = pipe()?;
+    register(&inner, &[add(ident(&r), Filter::Read, Flags::empty()).with_udata(7)])?;
+    register(&outer, &[add(ident(&inner), Filter::Read, Flags::empty()).with_udata(30)])?;
+    assert!(poll(&outer)?.is_empty());
+
+    let events = blocked_outer_woken_by(&outer, || {
+        write_fd(&w, b"x").unwrap();
+    });
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].ident, events[0].filter), (ident(&inner), Filter::Read));
+    assert_eq!(events[0].udata, 30);
+    assert!(events[0].data >= 1, "the inner kqueue has an event pending: {:?}", events[0]);
+
+    let ev = poll_one(&inner, "the pipe event itself");
+    assert_eq!((ev.ident, ev.udata, ev.data), (ident(&r), 7, 1));
+    Ok(())
+}
+
+#[test]
+fn item30_user_trigger_in_inner_wakes_thread_blocked_in_outer() -> io::Result<()> {
+    let _serial = serial();
+    let outer = Arc::new(Kqueue::new()?);
+    let inner = Kqueue::new()?;
+    register(&inner, &[add(3, Filter::User, Flags::CLEAR).with_udata(3)])?;
+    register(&outer, &[add(ident(&inner), Filter::Read, Flags::empty()).with_udata(30)])?;
+    let events = blocked_outer_woken_by(&outer, || register(&inner, &[trigger(3, 3)]).unwrap());
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].ident, events[0].udata, events[0].data), (ident(&inner), 30, 1));
+    assert_eq!(poll_one(&inner, "the user event itself").udata, 3);
+    Ok(())
+}
