@@ -8,6 +8,7 @@ use std::io;
 
 /// `EOPNOTSUPP`: the platform cannot provide this filter (`io::ErrorKind::Unsupported`).
 #[cfg(unix)]
+#[cfg_attr(kq_native, allow(dead_code))]
 pub(crate) const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
 /// `EOPNOTSUPP`: the platform cannot provide this filter (`io::ErrorKind::Unsupported`).
 #[cfg(not(unix))]

@@ -83,6 +83,7 @@ impl Core {
 
     /// A backend source changed the pending output of `(ident, filter)` through `f`; the knote
     /// becomes active when it has something to report, and is queued unless disabled.
+    #[cfg_attr(not(any(kq_native, target_os = "linux")), allow(dead_code))]
     pub fn os_update(&mut self, ident: usize, filter: Filter, f: impl FnOnce(&mut Knote)) {
         let Some(key) = self.key_of(ident, filter) else { return };
         let kn = &mut self.knotes[key];

@@ -112,11 +112,19 @@ impl Backend {
         ]);
     }
 
-    pub(crate) fn wait(
-        &self,
-        tokens: &mut Vec<usize>,
-        timeout: Option<Duration>,
-    ) -> io::Result<()> {
+    /// Adds a kernel knote for a VNODE, PROC or SIGNAL knote of ours (EV_CLEAR, udata `OS_TOKEN`).
+    pub(crate) fn kernel_add(&self, ident: usize, filter: i64, fflags: u32) -> Result<(), i32> {
+        let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
+        self.change(&[record(ident, filter, flags, fflags, OS_TOKEN)])
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
+    }
+
+    /// Deletes a kernel knote added by `kernel_add` (errors ignored: it may be gone already).
+    pub(crate) fn kernel_delete(&self, ident: usize, filter: i64) {
+        let _ = self.change(&[record(ident, filter, libc::EV_DELETE as u32, 0, OS_TOKEN)]);
+    }
+
+    pub(crate) fn wait(&self, out: &mut Vec<OsEvent>, timeout: Option<Duration>) -> io::Result<()> {
         let mut buf = self.events.lock();
         let cap = buf.capacity();
         let ts = timeout.map(timespec);
