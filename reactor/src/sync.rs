@@ -140,19 +140,20 @@ impl<T> ProfiledMutex<T> {
 
     pub(crate) fn stats(&self) -> LockStats {
         let c = &self.counters;
-        LockStats {
+        #[allow(unused_mut)]
+        let mut stats = LockStats {
             acquisitions: c.acquisitions.load(Ordering::Relaxed),
             contended: c.contended.load(Ordering::Relaxed),
-            #[cfg(feature = "lock-profiling")]
-            wait_ns_total: c.wait_ns_total.load(Ordering::Relaxed),
-            #[cfg(feature = "lock-profiling")]
-            wait_ns_max: c.wait_ns_max.load(Ordering::Relaxed),
-            #[cfg(feature = "lock-profiling")]
-            hold_ns_total: c.hold_ns_total.load(Ordering::Relaxed),
-            #[cfg(feature = "lock-profiling")]
-            hold_ns_max: c.hold_ns_max.load(Ordering::Relaxed),
             ..LockStats::default()
+        };
+        #[cfg(feature = "lock-profiling")]
+        {
+            stats.wait_ns_total = c.wait_ns_total.load(Ordering::Relaxed);
+            stats.wait_ns_max = c.wait_ns_max.load(Ordering::Relaxed);
+            stats.hold_ns_total = c.hold_ns_total.load(Ordering::Relaxed);
+            stats.hold_ns_max = c.hold_ns_max.load(Ordering::Relaxed);
         }
+        stats
     }
 
     #[cfg(feature = "lock-profiling")]
