@@ -597,5 +597,13 @@ fn lock_stats_contended_under_forced_contention() -> io::Result<()> {
     );
     assert!(stats.contended <= stats.acquisitions, "{stats:?}");
     assert!(stats.acquisitions >= calls, "every call takes the lock: {stats:?}, {calls} calls");
+    if cfg!(feature = "lock-profiling") {
+        // Contended acquisitions waited, and every acquisition held the lock for some time.
+        assert!(stats.wait_ns_total > 0 && stats.wait_ns_max > 0, "{stats:?}");
+        assert!(stats.wait_ns_max <= stats.wait_ns_total, "{stats:?}");
+        assert!(stats.hold_ns_total > 0 && stats.hold_ns_max <= stats.hold_ns_total, "{stats:?}");
+    } else {
+        assert_eq!((stats.wait_ns_total, stats.hold_ns_total), (0, 0), "{stats:?}");
+    }
     Ok(())
 }
