@@ -1,0 +1,201 @@
+//! The blocking pool: threads for `spawn_blocking`, started on demand up to a maximum and kept
+//! for a while when idle.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::task::raw::{Schedule, Task, TaskRef};
+use crate::task::JoinHandle;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<TaskRef>,
+    idle: usize,
+    threads: usize,
+    shutdown: bool,
+    handles: Vec<thread::JoinHandle<()>>,
+    next_id: u64,
+}
+
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    cond: Condvar,
+    /// Signalled when a thread exits (for shutdown with a timeout).
+    exited: Condvar,
+    max_threads: usize,
+    thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    /// The runtime's handle, entered by blocking threads (set once the runtime exists).
+    handle: Mutex<Option<Weak<crate::scheduler::Shared>>>,
+    me: Weak<Inner>,
+}
+
+/// The pool of one runtime.
+#[derive(Clone)]
+pub(crate) struct BlockingPool {
+    inner: Arc<Inner>,
+}
+
+/// A blocking function as a future that runs it in one poll.
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        match self.0.take() {
+            Some(f) => Poll::Ready(f()),
+            // Polled after completion: cannot happen (the task completes on the first poll).
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl BlockingPool {
+    pub(crate) fn new(
+        max_threads: usize,
+        thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    ) -> Self {
+        BlockingPool {
+            inner: Arc::new_cyclic(|me| Inner {
+                state: Mutex::new(State::default()),
+                cond: Condvar::new(),
+                exited: Condvar::new(),
+                max_threads: max_threads.max(1),
+                thread_name,
+                handle: Mutex::new(None),
+                me: me.clone(),
+            }),
+        }
+    }
+
+    pub(crate) fn set_handle(&self, shared: Weak<crate::scheduler::Shared>) {
+        *lock(&self.inner.handle) = Some(shared);
+    }
+
+    pub(crate) fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let id = {
+            let mut st = lock(&self.inner.state);
+            st.next_id += 1;
+            st.next_id
+        };
+        let task = Task::new(BlockingTask(Some(f)), id, self.inner.clone());
+        let handle = JoinHandle::new(task.clone());
+        self.inner.schedule(task, false);
+        handle
+    }
+
+    /// Stops the pool: queued functions are cancelled; running ones are waited for, at most
+    /// until `deadline`.
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
+        let (queued, handles) = {
+            let mut st = lock(&self.inner.state);
+            st.shutdown = true;
+            (std::mem::take(&mut st.queue), std::mem::take(&mut st.handles))
+        };
+        self.inner.cond.notify_all();
+        for t in queued {
+            t.shutdown();
+        }
+        let me = thread::current().id();
+        let mut st = lock(&self.inner.state);
+        while st.threads > 0 {
+            match deadline {
+                None => st = self.inner.exited.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return; // the remaining threads finish on their own
+                    }
+                    st = self
+                        .inner
+                        .exited
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+        drop(st);
+        for h in handles {
+            if h.thread().id() != me {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Schedule for Inner {
+    fn schedule(&self, task: TaskRef, _yielded: bool) {
+        let mut st = lock(&self.state);
+        if st.shutdown {
+            drop(st);
+            task.shutdown();
+            return;
+        }
+        st.queue.push_back(task);
+        if st.idle > 0 {
+            drop(st);
+            self.cond.notify_one();
+            return;
+        }
+        if st.threads < self.max_threads {
+            st.threads += 1;
+            let Some(inner) = self.me.upgrade() else { return };
+            let name = (self.thread_name)();
+            st.handles.retain(|h| !h.is_finished());
+            match thread::Builder::new().name(name).spawn(move || inner.run()) {
+                Ok(h) => st.handles.push(h),
+                Err(_) => st.threads -= 1, // still queued: a running thread will take it
+            }
+        }
+    }
+
+    fn release(&self, _owned_key: usize, _id: u64) {}
+}
+
+impl Inner {
+    fn run(self: Arc<Self>) {
+        let shared = lock(&self.handle).as_ref().and_then(Weak::upgrade);
+        let _enter =
+            shared.map(|s| crate::runtime::enter_context(crate::runtime::Handle { shared: s }));
+        let mut st = lock(&self.state);
+        loop {
+            if let Some(task) = st.queue.pop_front() {
+                drop(st);
+                task.run();
+                st = lock(&self.state);
+                continue;
+            }
+            if st.shutdown {
+                break;
+            }
+            st.idle += 1;
+            let (guard, timeout) =
+                self.cond.wait_timeout(st, KEEP_ALIVE).unwrap_or_else(|p| p.into_inner());
+            st = guard;
+            st.idle -= 1;
+            if timeout.timed_out() && st.queue.is_empty() {
+                break;
+            }
+        }
+        st.threads -= 1;
+        drop(st);
+        self.exited.notify_all();
+    }
+}

@@ -1,0 +1,276 @@
+//! The I/O and timer driver: the runtime's [`Kqueue`], and what its events wake.
+//!
+//! Every resource (an fd registration, a timer, a stream of kevents) owns an `Arc<ScheduledIo>`
+//! whose address is the udata of its knotes. Readiness is cached in an atomic with a tick, so the
+//! hot read/write path takes no lock: a resource only registers its waker when it would block,
+//! and [`ScheduledIo::clear_readiness`] only clears readiness the caller actually saw (the tick
+//! must match), so a wake-up that races with a `WouldBlock` is never lost.
+//!
+//! Knotes are deleted before their `ScheduledIo` could be freed, but an event collected just
+//! before the delete may still be in the driver's hands: a dropped resource therefore parks its
+//! `Arc` on a release list, emptied by the driver before its next collection.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
+
+/// Ready for reading (or: the timer fired, the source has events).
+pub(crate) const READABLE: usize = 1;
+/// Ready for writing.
+pub(crate) const WRITABLE: usize = 2;
+/// The read side hung up.
+pub(crate) const READ_CLOSED: usize = 4;
+/// The write side hung up.
+pub(crate) const WRITE_CLOSED: usize = 8;
+/// The socket has an error pending.
+pub(crate) const ERROR: usize = 16;
+const READINESS: usize = 0xffff;
+const TICK_SHIFT: u32 = 16;
+
+const WAKE_IDENT: usize = 0;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A direction of interest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// Readiness seen by a poll, to be handed back to `clear_readiness`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadyEvent {
+    pub(crate) tick: usize,
+    pub(crate) ready: usize,
+}
+
+impl ReadyEvent {
+    /// Readable (or closed for reading, or in error).
+    pub fn is_readable(&self) -> bool {
+        self.ready & (READABLE | READ_CLOSED | ERROR) != 0
+    }
+    /// Writable (or closed for writing, or in error).
+    pub fn is_writable(&self) -> bool {
+        self.ready & (WRITABLE | WRITE_CLOSED | ERROR) != 0
+    }
+    /// The peer hung up the read side.
+    pub fn is_read_closed(&self) -> bool {
+        self.ready & READ_CLOSED != 0
+    }
+    /// The write side is closed.
+    pub fn is_write_closed(&self) -> bool {
+        self.ready & WRITE_CLOSED != 0
+    }
+    /// An error is pending on the source.
+    pub fn is_error(&self) -> bool {
+        self.ready & ERROR != 0
+    }
+}
+
+#[derive(Default)]
+struct Waiters {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+    /// Events kept for a stream of kevents.
+    events: Option<VecDeque<Kevent>>,
+}
+
+/// Readiness and wakers of one resource.
+#[derive(Default)]
+pub(crate) struct ScheduledIo {
+    readiness: AtomicUsize,
+    waiters: Mutex<Waiters>,
+}
+
+impl ScheduledIo {
+    /// A resource that keeps the kevents it receives (a stream of kevents).
+    pub(crate) fn for_stream() -> ScheduledIo {
+        let io = ScheduledIo::default();
+        lock(&io.waiters).events = Some(VecDeque::new());
+        io
+    }
+
+    pub(crate) fn udata(self: &Arc<Self>) -> u64 {
+        Arc::as_ptr(self) as usize as u64
+    }
+
+    /// Records an event and wakes whoever waits for it.
+    fn dispatch(&self, ev: &Kevent) {
+        let mut bits = match ev.filter {
+            Filter::Write => WRITABLE,
+            _ => READABLE,
+        };
+        if ev.flags.contains(Flags::EOF) {
+            bits |= if ev.filter == Filter::Write { WRITE_CLOSED } else { READ_CLOSED };
+            if ev.fflags != 0 && matches!(ev.filter, Filter::Read | Filter::Write) {
+                bits |= ERROR;
+            }
+        }
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
+            let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
+            Some(tick | (cur & READINESS) | bits)
+        });
+        let (reader, writer) = {
+            let mut w = lock(&self.waiters);
+            if let Some(q) = &mut w.events {
+                q.push_back(*ev);
+            }
+            let r = if bits & Direction::Read.mask() != 0 { w.reader.take() } else { None };
+            let wr = if bits & Direction::Write.mask() != 0 { w.writer.take() } else { None };
+            (r, wr)
+        };
+        if let Some(w) = reader {
+            w.wake();
+        }
+        if let Some(w) = writer {
+            w.wake();
+        }
+    }
+
+    /// Ready in `dir`, or registers the waker and returns Pending.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<ReadyEvent> {
+        std::task::ready!(crate::coop::poll_proceed(cx));
+        let cur = self.readiness.load(Acquire);
+        if cur & dir.mask() != 0 {
+            return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
+        }
+        let mut w = lock(&self.waiters);
+        let slot = match dir {
+            Direction::Read => &mut w.reader,
+            Direction::Write => &mut w.writer,
+        };
+        match slot {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        let cur = self.readiness.load(Acquire);
+        if cur & dir.mask() != 0 {
+            return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
+        }
+        Poll::Pending
+    }
+
+    /// Forgets readiness seen in `ev`, unless newer readiness arrived since (tick changed).
+    /// Hang-up and error are never cleared.
+    pub(crate) fn clear_readiness(&self, ev: ReadyEvent) {
+        let clear = ev.ready & (READABLE | WRITABLE);
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
+            ((cur >> TICK_SHIFT) == ev.tick).then_some(cur & !clear)
+        });
+    }
+
+    /// The next kevent of a stream, or registers the waker.
+    pub(crate) fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Kevent> {
+        let mut w = lock(&self.waiters);
+        if let Some(ev) = w.events.as_mut().and_then(VecDeque::pop_front) {
+            return Poll::Ready(ev);
+        }
+        w.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Readiness bits now (for tests and timers).
+    pub(crate) fn is_set(&self, bits: usize) -> bool {
+        self.readiness.load(Acquire) & bits != 0
+    }
+}
+
+/// The runtime's reactor.
+pub(crate) struct Driver {
+    pub(crate) kq: Kqueue,
+    release: Mutex<Vec<Arc<ScheduledIo>>>,
+    next_ident: AtomicUsize,
+    /// Events dispatched so far.
+    pub(crate) events: AtomicU64,
+    buf: Mutex<Vec<Kevent>>,
+}
+
+impl Driver {
+    pub(crate) fn new() -> io::Result<Driver> {
+        let kq = Kqueue::new()?;
+        let wake = Kevent::new(WAKE_IDENT, Filter::User, Flags::ADD | Flags::CLEAR);
+        kq.kevent(&[wake], &mut [], None)?;
+        Ok(Driver {
+            kq,
+            release: Mutex::new(Vec::new()),
+            next_ident: AtomicUsize::new(WAKE_IDENT + 1),
+            events: AtomicU64::new(0),
+            buf: Mutex::new(vec![Kevent::default(); 256]),
+        })
+    }
+
+    /// A fresh ident for a timer or another user-level knote.
+    pub(crate) fn next_ident(&self) -> usize {
+        self.next_ident.fetch_add(1, Relaxed)
+    }
+
+    /// Wakes the thread blocked in [`drive`](Self::drive) (an EVFILT_USER trigger).
+    pub(crate) fn unpark(&self) {
+        let trigger =
+            Kevent::new(WAKE_IDENT, Filter::User, Flags::empty()).with_fflags(note::TRIGGER);
+        // Failing to trigger means the kqueue is unusable; the waiter's timeout is the fallback.
+        let _ = self.kq.kevent(&[trigger], &mut [], None);
+    }
+
+    /// Collects events (waiting at most `timeout`) and wakes their resources. Only one thread
+    /// drives at a time (the scheduler's driver role). Returns the number of events.
+    pub(crate) fn drive(&self, timeout: Option<Duration>) -> usize {
+        let released = std::mem::take(&mut *lock(&self.release));
+        drop(released);
+        let mut buf = lock(&self.buf);
+        let n = match self.kq.kevent(&[], &mut buf, timeout) {
+            Ok(n) => n,
+            Err(_) => return 0,
+        };
+        for ev in &buf[..n] {
+            if ev.udata == 0 {
+                continue;
+            }
+            // SAFETY: a nonzero udata is the address of a ScheduledIo kept alive by its resource
+            // or by the release list, which is only emptied above, before this collection.
+            let io = unsafe { &*(ev.udata as usize as *const ScheduledIo) };
+            io.dispatch(ev);
+        }
+        self.events.fetch_add(n as u64, Relaxed);
+        n
+    }
+
+    /// Keeps `io` alive until the driver's next collection (its knotes are already deleted).
+    pub(crate) fn release(&self, io: Arc<ScheduledIo>) {
+        lock(&self.release).push(io);
+    }
+
+    /// Applies changes, reporting the first failed one as an error.
+    pub(crate) fn apply(&self, changes: &[Kevent]) -> io::Result<()> {
+        let mut out = [Kevent::default(); 4];
+        for chunk in changes.chunks(4) {
+            let mut with_receipt = [Kevent::default(); 4];
+            for (r, c) in with_receipt.iter_mut().zip(chunk) {
+                *r = Kevent { flags: c.flags | Flags::RECEIPT, ..*c };
+            }
+            let n = chunk.len();
+            let got = self.kq.kevent(&with_receipt[..n], &mut out[..n], None)?;
+            if let Some(err) = out[..got].iter().find_map(Kevent::error) {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! The I/O building block for net, process and fs-watch: [`Registration`] (an fd registered with
+//! the runtime's kqueue, EV_CLEAR, readiness cached with a tick) and [`EventSource`] (a stream of
+//! kevents from a VNODE, PROC, SIGNAL or other knote).
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use kq_reactor::{Filter, Flags, Kevent};
+
+pub use crate::driver::ReadyEvent;
+use crate::driver::{Direction, ScheduledIo};
+use crate::runtime::Handle;
+
+/// Which readiness a registration follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interest(u8);
+
+impl Interest {
+    /// Readable.
+    pub const READABLE: Interest = Interest(1);
+    /// Writable.
+    pub const WRITABLE: Interest = Interest(2);
+    /// Both.
+    pub const BOTH: Interest = Interest(3);
+
+    /// Does this interest include readability?
+    pub fn is_readable(self) -> bool {
+        self.0 & 1 != 0
+    }
+
+    /// Does this interest include writability?
+    pub fn is_writable(self) -> bool {
+        self.0 & 2 != 0
+    }
+}
+
+impl std::ops::BitOr for Interest {
+    type Output = Interest;
+    fn bitor(self, rhs: Interest) -> Interest {
+        Interest(self.0 | rhs.0)
+    }
+}
+
+fn no_runtime() -> io::Error {
+    io::Error::other(
+        crate::runtime::Handle::try_current().err().map_or_else(String::new, |e| e.to_string()),
+    )
+}
+
+/// An fd registered with the runtime's reactor (READ and/or WRITE knotes with EV_CLEAR).
+///
+/// The knotes are deleted when the registration is dropped, before the caller closes the fd.
+/// Readiness is cached: [`poll_read_ready`](Self::poll_read_ready) returns at once while the last
+/// readiness seen has not been cleared; clear it with [`clear_readiness`](Self::clear_readiness)
+/// when an operation returns `WouldBlock`.
+pub struct Registration {
+    handle: Handle,
+    io: Arc<ScheduledIo>,
+    fd: usize,
+    interest: Interest,
+}
+
+impl Registration {
+    /// Registers `fd` with the current runtime.
+    ///
+    /// # Errors
+    /// Outside a runtime; or the reactor's errno (EBADF for a closed fd, EOPNOTSUPP where fd
+    /// filters do not exist).
+    pub fn new(fd: usize, interest: Interest) -> io::Result<Registration> {
+        let handle = Handle::try_current().map_err(|_| no_runtime())?;
+        Registration::with_handle(fd, interest, &handle)
+    }
+
+    /// Registers `fd` with the runtime of `handle`.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_handle(fd: usize, interest: Interest, handle: &Handle) -> io::Result<Registration> {
+        let io = Arc::new(ScheduledIo::default());
+        let reg = Registration { handle: handle.clone(), io, fd, interest };
+        let flags = Flags::ADD | Flags::CLEAR;
+        let mut changes = Vec::with_capacity(2);
+        if interest.is_readable() {
+            changes.push(Kevent::new(fd, Filter::Read, flags).with_udata(reg.io.udata()));
+        }
+        if interest.is_writable() {
+            changes.push(Kevent::new(fd, Filter::Write, flags).with_udata(reg.io.udata()));
+        }
+        reg.handle.shared.driver.apply(&changes)?;
+        Ok(reg)
+    }
+
+    /// The registered fd.
+    pub fn fd(&self) -> usize {
+        self.fd
+    }
+
+    /// Ready for reading (or hung up), or registers the task's waker.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.io.poll_ready(cx, Direction::Read).map(Ok)
+    }
+
+    /// Ready for writing (or hung up), or registers the task's waker.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.io.poll_ready(cx, Direction::Write).map(Ok)
+    }
+
+    /// Forgets the readiness in `event` (after an operation returned `WouldBlock`), unless newer
+    /// readiness has arrived since.
+    pub fn clear_readiness(&self, event: ReadyEvent) {
+        self.io.clear_readiness(event);
+    }
+
+    /// Waits until readable.
+    ///
+    /// Cancel safe: dropping the future loses nothing.
+    pub async fn readable(&self) -> io::Result<ReadyEvent> {
+        poll_fn(|cx| self.poll_read_ready(cx)).await
+    }
+
+    /// Waits until writable.
+    ///
+    /// Cancel safe: dropping the future loses nothing.
+    pub async fn writable(&self) -> io::Result<ReadyEvent> {
+        poll_fn(|cx| self.poll_write_ready(cx)).await
+    }
+
+    /// Runs a non-blocking operation when ready, clearing readiness and waiting again on
+    /// `WouldBlock`.
+    pub fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let ev = if interest.is_readable() {
+                std::task::ready!(self.poll_read_ready(cx))?
+            } else {
+                std::task::ready!(self.poll_write_ready(cx))?
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(ev),
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Deregisters without closing the fd (also done on drop).
+    pub fn deregister(self) {}
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let driver = &self.handle.shared.driver;
+        let mut changes = Vec::with_capacity(2);
+        if self.interest.is_readable() {
+            changes.push(Kevent::new(self.fd, Filter::Read, Flags::DELETE));
+        }
+        if self.interest.is_writable() {
+            changes.push(Kevent::new(self.fd, Filter::Write, Flags::DELETE));
+        }
+        // Errors (the fd already closed, knotes already gone) leave nothing to undo.
+        let mut sink = [Kevent::default(); 2];
+        let _ = driver.kq.kevent(&changes, &mut sink, None);
+        driver.release(self.io.clone());
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("fd", &self.fd)
+            .field("interest", &self.interest)
+            .finish()
+    }
+}
+
+/// A stream of the kevents of one knote (VNODE, PROC, SIGNAL, TIMER, USER...) registered with
+/// the runtime's reactor. The knote is deleted on drop.
+pub struct EventSource {
+    handle: Handle,
+    io: Arc<ScheduledIo>,
+    ident: usize,
+    filter: Filter,
+    done: bool,
+}
+
+impl EventSource {
+    /// Registers `change` (EV_ADD is implied; udata is the runtime's) with the current runtime.
+    ///
+    /// # Errors
+    /// Outside a runtime, or the reactor's errno for the change (ESRCH, EINVAL, EOPNOTSUPP...).
+    pub fn new(change: Kevent) -> io::Result<EventSource> {
+        let handle = Handle::try_current().map_err(|_| no_runtime())?;
+        let io = Arc::new(ScheduledIo::for_stream());
+        let kev = Kevent { flags: change.flags | Flags::ADD, udata: io.udata(), ..change };
+        handle.shared.driver.apply(&[kev])?;
+        Ok(EventSource { handle, io, ident: change.ident, filter: change.filter, done: false })
+    }
+
+    /// The next event. After an event with EV_ONESHOT or a PROC exit, the stream ends.
+    pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Kevent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        std::task::ready!(crate::coop::poll_proceed(cx));
+        let ev = std::task::ready!(self.io.poll_event(cx));
+        if ev.flags.contains(Flags::ONESHOT) {
+            self.done = true;
+        }
+        Poll::Ready(Some(ev))
+    }
+
+    /// Waits for the next event (`None` once the knote is gone).
+    pub async fn next_event(&mut self) -> Option<Kevent> {
+        poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+}
+
+impl futures_core::Stream for EventSource {
+    type Item = Kevent;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Kevent>> {
+        self.get_mut().poll_next_event(cx)
+    }
+}
+
+impl Drop for EventSource {
+    fn drop(&mut self) {
+        let driver = &self.handle.shared.driver;
+        let mut sink = [Kevent::default(); 1];
+        let _ = driver.kq.kevent(
+            &[Kevent::new(self.ident, self.filter, Flags::DELETE)],
+            &mut sink,
+            None,
+        );
+        driver.release(self.io.clone());
+    }
+}
+
+impl std::fmt::Debug for EventSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSource")
+            .field("ident", &self.ident)
+            .field("filter", &self.filter)
+            .finish()
+    }
+}

@@ -1,0 +1,521 @@
+//! [`Runtime`], [`Handle`] and [`Builder`]: creating a runtime, entering it, `block_on`,
+//! shutdown.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::blocking::BlockingPool;
+use crate::driver::Driver;
+use crate::metrics::RuntimeMetrics;
+use crate::scheduler::worker::{self, MainFuture, NoMain};
+use crate::scheduler::{Flavor, Shared, WorkerCore};
+use crate::task::raw::{Schedule, Task, TaskRef};
+use crate::task::JoinHandle;
+
+thread_local! {
+    static CONTEXT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// This thread is running a runtime (a worker, or inside `block_on`).
+    static RUNNING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Restores the previous current handle when dropped.
+pub(crate) struct EnterGuard {
+    prev: Option<Handle>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| *c.borrow_mut() = self.prev.take());
+    }
+}
+
+/// Makes `handle` the current one on this thread (for `spawn`, `sleep`, ...).
+pub(crate) fn enter_context(handle: Handle) -> EnterGuard {
+    EnterGuard { prev: CONTEXT.with(|c| c.borrow_mut().replace(handle)) }
+}
+
+struct RunningGuard(bool);
+
+impl RunningGuard {
+    fn enter() -> RunningGuard {
+        if RUNNING.with(|r| r.get()) {
+            panic!(
+                "Cannot start a runtime from within a runtime: `block_on` was called from a thread \
+                 that is already running tasks (a worker, or inside another `block_on`). Use \
+                 `.await`, or `spawn_blocking` for blocking work."
+            );
+        }
+        RunningGuard(RUNNING.with(|r| r.replace(true)))
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(self.0));
+    }
+}
+
+/// A handle to a runtime: spawn onto it, enter it, block on it. Cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Returned by [`Handle::try_current`] outside a runtime.
+#[derive(Debug)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "there is no kq runtime on this thread (call from inside Runtime::block_on or a task)",
+        )
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+impl Handle {
+    /// The runtime this thread is in.
+    ///
+    /// # Panics
+    /// Outside a runtime (use [`try_current`](Self::try_current) to get an error instead).
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The runtime this thread is in, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        CONTEXT.with(|c| c.borrow().clone()).ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns a task onto this runtime.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = &self.shared;
+        let id = shared.next_task_id();
+        let task = Task::new(future, id, shared.clone() as Arc<dyn Schedule>);
+        let handle = JoinHandle::new(task.clone());
+        let task: TaskRef = task;
+        if shared.bind(id, &task) {
+            shared.schedule(task, false);
+        } else {
+            task.shutdown(); // the runtime is shutting down: the task is cancelled
+        }
+        handle
+    }
+
+    /// Runs a blocking function on this runtime's blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(f)
+    }
+
+    /// Runs `future` to completion on this thread, inside this runtime.
+    ///
+    /// # Panics
+    /// When called from a thread already running a runtime (a task, or another `block_on`):
+    /// that would deadlock, so it is refused with a clear message, like tokio does.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _running = RunningGuard::enter();
+        let _enter = enter_context(self.clone());
+        match self.shared.flavor {
+            Flavor::MultiThread => block_on_parked(future),
+            Flavor::CurrentThread => block_on_current(&self.shared, future),
+        }
+    }
+
+    /// Makes this runtime the current one until the guard is dropped.
+    pub fn enter(&self) -> impl Drop + '_ {
+        enter_context(self.clone())
+    }
+
+    /// A snapshot of the runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::collect(&self.shared)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("flavor", &self.shared.flavor).finish()
+    }
+}
+
+/// Wakes a thread blocked in `block_on`.
+#[derive(Default)]
+struct ThreadParker {
+    notified: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Wake for ThreadParker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        *self.notified.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cond.notify_one();
+    }
+}
+
+impl ThreadParker {
+    fn park(&self) {
+        let mut n = self.notified.lock().unwrap_or_else(|p| p.into_inner());
+        while !*n {
+            n = self.cond.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n = false;
+    }
+}
+
+fn block_on_parked<F: Future>(future: F) -> F::Output {
+    let parker = Arc::new(ThreadParker::default());
+    let waker = Waker::from(parker.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(v) = crate::coop::budget(|| future.as_mut().poll(&mut cx)) {
+            return v;
+        }
+        parker.park();
+    }
+}
+
+/// The main future's waker on a current-thread runtime.
+struct MainWaker {
+    notified: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.notified.store(true, Release);
+        self.shared.notify_one();
+    }
+}
+
+struct Main<'a, F: Future> {
+    future: std::pin::Pin<&'a mut F>,
+    waker: Arc<MainWaker>,
+    out: Option<F::Output>,
+}
+
+impl<F: Future> MainFuture for Main<'_, F> {
+    fn notified(&self) -> bool {
+        self.waker.notified.load(Acquire)
+    }
+    fn poll_main(&mut self) -> bool {
+        self.waker.notified.store(false, Release);
+        let waker = Waker::from(self.waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        if let Poll::Ready(v) = crate::coop::budget(|| self.future.as_mut().poll(&mut cx)) {
+            self.out = Some(v);
+            return true;
+        }
+        false
+    }
+}
+
+fn block_on_current<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    let future = pin!(future);
+    let mut slot = shared.current_core.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(core) = slot.take() else {
+        panic!("block_on on a current-thread runtime that has been shut down");
+    };
+    let core = RefCell::new(core);
+    let waker = Arc::new(MainWaker { notified: AtomicBool::new(true), shared: shared.clone() });
+    let mut main = Main { future, waker, out: None };
+    worker::run(shared, &core, &mut main);
+    *slot = Some(core.into_inner());
+    drop(slot);
+    match main.out {
+        Some(v) => v,
+        None => panic!("the runtime was shut down while block_on was running"),
+    }
+}
+
+/// The kq runtime: a scheduler (multi-thread with work stealing, or current-thread), a reactor
+/// ([`kq_reactor::Kqueue`]) and a blocking pool.
+///
+/// Dropping it cancels every task (their futures are dropped, so destructors run) and joins its
+/// threads.
+pub struct Runtime {
+    handle: Handle,
+    workers: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A multi-thread runtime with one worker per core.
+    ///
+    /// # Errors
+    /// If the reactor or a thread cannot be created.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
+    /// Runs `future` to completion on this thread (see [`Handle::block_on`]).
+    ///
+    /// # Panics
+    /// When called from inside a runtime.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs a blocking function on the blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// The runtime's handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Makes this runtime the current one until the guard is dropped.
+    pub fn enter(&self) -> impl Drop + '_ {
+        self.handle.enter()
+    }
+
+    /// Shuts down, waiting at most `timeout` for workers and blocking threads to stop (those
+    /// still running then are left to finish on their own).
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(Instant::now() + timeout));
+    }
+
+    /// Shuts down without waiting for blocking threads.
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
+    /// A snapshot of the runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    fn shutdown(&mut self, deadline: Option<Instant>) {
+        let shared = &self.handle.shared;
+        if shared.shutdown.load(Acquire) && self.workers.is_empty() {
+            return;
+        }
+        shared.begin_shutdown();
+        let me = thread::current().id();
+        for w in std::mem::take(&mut self.workers) {
+            if w.thread().id() == me {
+                continue;
+            }
+            match deadline {
+                None => {
+                    let _ = w.join();
+                }
+                Some(d) => {
+                    while !w.is_finished() && Instant::now() < d {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    if w.is_finished() {
+                        let _ = w.join();
+                    }
+                }
+            }
+        }
+        shared.shutdown_tasks();
+        shared.blocking.shutdown(deadline);
+        // Tasks dropped by the blocking pool's shutdown may have spawned or woken others.
+        shared.shutdown_tasks();
+        shared.current_core.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("flavor", &self.handle.shared.flavor).finish()
+    }
+}
+
+type Callback = Arc<dyn Fn() + Send + Sync>;
+
+/// Configures and builds a [`Runtime`] (tokio's `runtime::Builder`).
+pub struct Builder {
+    flavor: Flavor,
+    worker_threads: Option<usize>,
+    thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    on_start: Option<Callback>,
+    on_stop: Option<Callback>,
+    max_blocking_threads: usize,
+}
+
+impl Builder {
+    /// A multi-thread runtime: work-stealing workers (one per core unless set).
+    pub fn new_multi_thread() -> Builder {
+        Builder::with_flavor(Flavor::MultiThread)
+    }
+
+    /// A current-thread runtime: everything runs on the thread that calls `block_on`.
+    pub fn new_current_thread() -> Builder {
+        Builder::with_flavor(Flavor::CurrentThread)
+    }
+
+    fn with_flavor(flavor: Flavor) -> Builder {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        Builder {
+            flavor,
+            worker_threads: None,
+            thread_name: Arc::new(|| format!("kq-worker-{}", NEXT.fetch_add(1, Relaxed))),
+            on_start: None,
+            on_stop: None,
+            max_blocking_threads: 512,
+        }
+    }
+
+    /// Number of worker threads (multi-thread only; at least 1).
+    pub fn worker_threads(&mut self, n: usize) -> &mut Builder {
+        self.worker_threads = Some(n.max(1));
+        self
+    }
+
+    /// Name of the runtime's threads.
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        let name = name.into();
+        self.thread_name = Arc::new(move || name.clone());
+        self
+    }
+
+    /// A function naming each thread.
+    pub fn thread_name_fn(
+        &mut self,
+        f: impl Fn() -> String + Send + Sync + 'static,
+    ) -> &mut Builder {
+        self.thread_name = Arc::new(f);
+        self
+    }
+
+    /// Runs on each worker and blocking thread as it starts.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
+        self.on_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on each worker and blocking thread as it stops.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
+        self.on_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Maximum number of blocking-pool threads (default 512).
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
+        self.max_blocking_threads = n.max(1);
+        self
+    }
+
+    /// Accepted for tokio compatibility: I/O and time are always enabled.
+    pub fn enable_all(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Accepted for tokio compatibility.
+    pub fn enable_io(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Accepted for tokio compatibility.
+    pub fn enable_time(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Builds the runtime.
+    ///
+    /// # Errors
+    /// If the reactor or a worker thread cannot be created.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let driver = Driver::new()?;
+        let workers = match self.flavor {
+            Flavor::CurrentThread => 1,
+            Flavor::MultiThread => self
+                .worker_threads
+                .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get())),
+        };
+        let queues: Vec<_> = (0..workers).map(|_| crossbeam::deque::Worker::new_fifo()).collect();
+        let stealers = queues.iter().map(|q| q.stealer()).collect();
+        let blocking = BlockingPool::new(self.max_blocking_threads, self.thread_name.clone());
+        let shared = Arc::new(Shared::new(self.flavor, driver, stealers, blocking.clone()));
+        blocking.set_handle(Arc::downgrade(&shared));
+        let handle = Handle { shared: shared.clone() };
+        let mut rt = Runtime { handle: handle.clone(), workers: Vec::new() };
+        for (index, queue) in queues.into_iter().enumerate() {
+            let core = WorkerCore::new(index, queue);
+            if self.flavor == Flavor::CurrentThread {
+                *shared.current_core.lock().unwrap_or_else(|p| p.into_inner()) = Some(core);
+                continue;
+            }
+            let (handle, on_start, on_stop) =
+                (handle.clone(), self.on_start.clone(), self.on_stop.clone());
+            let thread = thread::Builder::new().name((self.thread_name)()).spawn(move || {
+                if let Some(f) = &on_start {
+                    f();
+                }
+                {
+                    let _running = RunningGuard::enter();
+                    let _enter = enter_context(handle.clone());
+                    let core = RefCell::new(core);
+                    worker::run(&handle.shared, &core, &mut NoMain);
+                }
+                if let Some(f) = &on_stop {
+                    f();
+                }
+            });
+            match thread {
+                Ok(t) => rt.workers.push(t),
+                Err(e) => return Err(e), // `rt` is dropped: the started workers are stopped
+            }
+        }
+        Ok(rt)
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("flavor", &self.flavor)
+            .field("worker_threads", &self.worker_threads)
+            .finish()
+    }
+}

@@ -1,0 +1,286 @@
+//! The scheduler shared by all workers: the global injector, the idle protocol (one idle worker
+//! drives the reactor, the others sleep on a condition variable), the list of live tasks, and
+//! metrics.
+//!
+//! # Parking without lost wake-ups
+//!
+//! A worker about to park increments `idle_count`, checks for work, then takes the idle lock and
+//! checks again. Whoever makes work available pushes it first, then (if `idle_count` is nonzero)
+//! takes the same lock and either hands a permit to a sleeping worker or triggers the EVFILT_USER
+//! knote of the driver. The lock orders the two: either the parking worker sees the work, or the
+//! notifier sees the worker (sleeping, or holding the driver, whose trigger is sticky).
+
+pub(crate) mod worker;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crossbeam::deque::{Injector, Stealer};
+
+use crate::driver::Driver;
+use crate::task::raw::{Schedule, TaskRef};
+
+pub(crate) use worker::WorkerCore;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Which scheduler a runtime runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+#[derive(Default)]
+struct IdleState {
+    /// Workers asleep on the condition variable.
+    sleeping: usize,
+    /// Wake-ups handed to sleeping workers and not yet taken.
+    permits: usize,
+    /// A worker is blocked in the driver.
+    driver_held: bool,
+}
+
+/// Per-worker counters.
+#[derive(Default)]
+pub struct WorkerMetrics {
+    pub polls: AtomicU64,
+    pub steals: AtomicU64,
+    pub parks: AtomicU64,
+}
+
+const SHARDS: usize = 16;
+
+/// The tasks alive on this runtime, so that shutdown can cancel them.
+struct OwnedTasks {
+    shards: Vec<Mutex<slab::Slab<TaskRef>>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) flavor: Flavor,
+    pub(crate) driver: Driver,
+    pub(crate) injector: Injector<TaskRef>,
+    pub(crate) stealers: Vec<Stealer<TaskRef>>,
+    idle: Mutex<IdleState>,
+    idle_cond: Condvar,
+    idle_count: AtomicUsize,
+    owned: OwnedTasks,
+    pub(crate) shutdown: AtomicBool,
+    next_id: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+    pub(crate) worker_metrics: Vec<WorkerMetrics>,
+    pub(crate) blocking: crate::blocking::BlockingPool,
+    /// The single worker core of a current-thread runtime, taken by `block_on`.
+    pub(crate) current_core: Mutex<Option<WorkerCore>>,
+}
+
+thread_local! {
+    /// The worker running on this thread, if any (its shared state and core).
+    static WORKER: RefCell<Option<(*const Shared, *const RefCell<WorkerCore>)>> =
+        const { RefCell::new(None) };
+}
+
+impl Shared {
+    pub(crate) fn new(
+        flavor: Flavor,
+        driver: Driver,
+        stealers: Vec<Stealer<TaskRef>>,
+        blocking: crate::blocking::BlockingPool,
+    ) -> Shared {
+        let workers = stealers.len();
+        Shared {
+            flavor,
+            driver,
+            injector: Injector::new(),
+            stealers,
+            idle: Mutex::new(IdleState::default()),
+            idle_cond: Condvar::new(),
+            idle_count: AtomicUsize::new(0),
+            owned: OwnedTasks {
+                shards: (0..SHARDS).map(|_| Mutex::new(slab::Slab::new())).collect(),
+            },
+            shutdown: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            spawned: AtomicU64::new(0),
+            worker_metrics: (0..workers).map(|_| WorkerMetrics::default()).collect(),
+            blocking,
+            current_core: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn next_task_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed)
+    }
+
+    /// Records a new task as alive. Returns false (and the caller drops the task) at shutdown.
+    pub(crate) fn bind(&self, id: u64, task: &TaskRef) -> bool {
+        let mut shard = lock(&self.owned.shards[id as usize % SHARDS]);
+        if self.shutdown.load(Acquire) {
+            return false;
+        }
+        let key = shard.insert(task.clone());
+        task.set_owned_key(key);
+        self.spawned.fetch_add(1, Relaxed);
+        true
+    }
+
+    /// Cancels every live task (after the workers stopped). Their futures are dropped here,
+    /// outside any lock.
+    pub(crate) fn shutdown_tasks(&self) {
+        loop {
+            let mut tasks = Vec::new();
+            for shard in &self.owned.shards {
+                tasks.extend(lock(shard).drain());
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            for t in tasks {
+                t.shutdown();
+            }
+        }
+        loop {
+            match self.injector.steal() {
+                crossbeam::deque::Steal::Success(task) => drop(task),
+                crossbeam::deque::Steal::Retry => continue,
+                crossbeam::deque::Steal::Empty => break,
+            }
+        }
+    }
+
+    /// Number of live tasks.
+    pub(crate) fn alive_tasks(&self) -> usize {
+        self.owned.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    /// Is there work a parking worker could take?
+    pub(crate) fn has_global_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Wakes one idle worker, if any is idle: a sleeping one, or the one in the driver.
+    pub(crate) fn notify_one(&self) {
+        if self.idle_count.load(SeqCst) == 0 {
+            return;
+        }
+        let mut st = lock(&self.idle);
+        if st.sleeping > st.permits {
+            st.permits += 1;
+            drop(st);
+            self.idle_cond.notify_one();
+        } else if st.driver_held {
+            drop(st);
+            self.driver.unpark();
+        }
+    }
+
+    /// Parks a worker until there is work (or shutdown). `has_work` is re-checked under the idle
+    /// lock. The first idle worker drives the reactor; the others sleep.
+    pub(crate) fn park(&self, index: usize, has_work: &dyn Fn() -> bool) {
+        if let Some(m) = self.worker_metrics.get(index) {
+            m.parks.fetch_add(1, Relaxed);
+        }
+        self.idle_count.fetch_add(1, SeqCst);
+        self.park_inner(has_work);
+        self.idle_count.fetch_sub(1, SeqCst);
+    }
+
+    fn park_inner(&self, has_work: &dyn Fn() -> bool) {
+        if has_work() || self.shutdown.load(Acquire) {
+            return;
+        }
+        let mut st = lock(&self.idle);
+        if has_work() || self.shutdown.load(Acquire) {
+            return;
+        }
+        if !st.driver_held {
+            st.driver_held = true;
+            drop(st);
+            self.driver.drive(None);
+            let mut st = lock(&self.idle);
+            st.driver_held = false;
+            // Someone may have been waiting for the driver role while we held it.
+            if st.sleeping > st.permits {
+                st.permits += 1;
+                drop(st);
+                self.idle_cond.notify_one();
+            }
+            return;
+        }
+        st.sleeping += 1;
+        while st.permits == 0 && !self.shutdown.load(Acquire) {
+            st = self.idle_cond.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if st.permits > 0 {
+            st.permits -= 1;
+        }
+        st.sleeping -= 1;
+    }
+
+    /// Polls the reactor without blocking, if no worker holds the driver (every few ticks, so
+    /// that I/O is not starved while all workers are busy).
+    pub(crate) fn maintenance(&self) {
+        let mut st = lock(&self.idle);
+        if st.driver_held {
+            return;
+        }
+        st.driver_held = true;
+        drop(st);
+        self.driver.drive(Some(std::time::Duration::ZERO));
+        lock(&self.idle).driver_held = false;
+    }
+
+    /// Stops the workers: they see `shutdown` at their next check or wake-up.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Release);
+        drop(lock(&self.idle));
+        self.idle_cond.notify_all();
+        self.driver.unpark();
+    }
+
+    /// Runs `f` with this thread registered as a worker of `self` using `core`.
+    pub(crate) fn enter_worker<R>(&self, core: &RefCell<WorkerCore>, f: impl FnOnce() -> R) -> R {
+        struct Reset(Option<(*const Shared, *const RefCell<WorkerCore>)>);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                WORKER.with(|w| *w.borrow_mut() = self.0.take());
+            }
+        }
+        let prev =
+            WORKER.with(|w| w.borrow_mut().replace((self as *const Shared, core as *const _)));
+        let _reset = Reset(prev);
+        f()
+    }
+}
+
+impl Schedule for Shared {
+    fn schedule(&self, task: TaskRef, yielded: bool) {
+        if self.shutdown.load(Acquire) {
+            return; // the task's future is dropped by shutdown_tasks
+        }
+        let local = WORKER.with(|w| match *w.borrow() {
+            Some((shared, core)) if std::ptr::eq(shared, self) => Some(core),
+            _ => None,
+        });
+        if let Some(core) = local {
+            // SAFETY: the pointer was set by `enter_worker` on this thread and stays valid (and
+            // only used by this thread) for as long as the worker runs.
+            let core = unsafe { &*core };
+            let notify = core.borrow_mut().push_local(task, yielded);
+            if notify {
+                self.notify_one();
+            }
+            return;
+        }
+        self.injector.push(task);
+        self.notify_one();
+    }
+
+    fn release(&self, owned_key: usize, id: u64) {
+        let removed = lock(&self.owned.shards[id as usize % SHARDS]).try_remove(owned_key);
+        drop(removed);
+    }
+}
