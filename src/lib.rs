@@ -1,7 +1,25 @@
 //! kq: an async runtime built on kqueue semantics.
 //!
-//! This facade re-exports the workspace crates. Today the reactor ([`reactor`]) is complete; the
-//! executor, networking, file watching and processes are being built in their own crates.
+//! This facade re-exports the workspace crates:
+//!
+//! - [`reactor`]: the kqueue model ([`Kqueue`], [`Kevent`], filters, one profiled lock).
+//! - [`Runtime`], [`runtime`], [`spawn`], [`task`], [`time`]: the executor, tokio-shaped.
+//! - [`io`]: registering fds and kevent streams with the runtime.
+//! - [`main`] and [`test`]: `#[kq::main]`, `#[kq::test]`.
+//!
+//! Networking, the file watcher and child processes are being built in their own crates.
+//!
+//! ```
+//! #[kq::main(flavor = "current_thread")]
+//! async fn main() {
+//!     let h = kq::spawn(async { 1 + 1 });
+//!     assert_eq!(h.await.unwrap(), 2);
+//! }
+//! ```
 
+pub use kq_macros::{main, test};
 pub use kq_reactor as reactor;
 pub use kq_reactor::{Filter, Flags, Kevent, Kqueue, LockStats};
+#[cfg(unix)]
+pub use kq_runtime::io;
+pub use kq_runtime::{runtime, spawn, task, time, Runtime};

@@ -274,3 +274,13 @@ impl Driver {
         Ok(())
     }
 }
+
+impl crate::scheduler::idle::Park for Driver {
+    fn drive(&self, timeout: Option<Duration>) {
+        Driver::drive(self, timeout);
+    }
+
+    fn unpark(&self) {
+        Driver::unpark(self);
+    }
+}

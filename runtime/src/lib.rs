@@ -31,6 +31,7 @@ pub mod io;
 mod metrics;
 mod rt;
 mod scheduler;
+mod sync;
 pub mod task;
 pub mod time;
 
@@ -44,3 +45,6 @@ pub mod runtime {
 
 pub use runtime::Runtime;
 pub use task::spawn;
+
+#[cfg(all(test, loom))]
+mod loom_tests;

@@ -2,19 +2,14 @@
 //! drives the reactor, the others sleep on a condition variable), the list of live tasks, and
 //! metrics.
 //!
-//! # Parking without lost wake-ups
-//!
-//! A worker about to park increments `idle_count`, checks for work, then takes the idle lock and
-//! checks again. Whoever makes work available pushes it first, then (if `idle_count` is nonzero)
-//! takes the same lock and either hands a permit to a sleeping worker or triggers the EVFILT_USER
-//! knote of the driver. The lock orders the two: either the parking worker sees the work, or the
-//! notifier sees the worker (sleeping, or holding the driver, whose trigger is sticky).
+//! The idle protocol itself is in `idle.rs`.
 
+pub(crate) mod idle;
 pub(crate) mod worker;
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{Mutex, MutexGuard};
 
 use crossbeam::deque::{Injector, Stealer};
 
@@ -32,16 +27,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) enum Flavor {
     CurrentThread,
     MultiThread,
-}
-
-#[derive(Default)]
-struct IdleState {
-    /// Workers asleep on the condition variable.
-    sleeping: usize,
-    /// Wake-ups handed to sleeping workers and not yet taken.
-    permits: usize,
-    /// A worker is blocked in the driver.
-    driver_held: bool,
 }
 
 /// Per-worker counters.
@@ -64,9 +49,7 @@ pub(crate) struct Shared {
     pub(crate) driver: Driver,
     pub(crate) injector: Injector<TaskRef>,
     pub(crate) stealers: Vec<Stealer<TaskRef>>,
-    idle: Mutex<IdleState>,
-    idle_cond: Condvar,
-    idle_count: AtomicUsize,
+    idle: idle::Idle,
     owned: OwnedTasks,
     pub(crate) shutdown: AtomicBool,
     next_id: AtomicU64,
@@ -96,9 +79,7 @@ impl Shared {
             driver,
             injector: Injector::new(),
             stealers,
-            idle: Mutex::new(IdleState::default()),
-            idle_cond: Condvar::new(),
-            idle_count: AtomicUsize::new(0),
+            idle: idle::Idle::default(),
             owned: OwnedTasks {
                 shards: (0..SHARDS).map(|_| Mutex::new(slab::Slab::new())).collect(),
             },
@@ -163,82 +144,29 @@ impl Shared {
 
     /// Wakes one idle worker, if any is idle: a sleeping one, or the one in the driver.
     pub(crate) fn notify_one(&self) {
-        if self.idle_count.load(SeqCst) == 0 {
-            return;
-        }
-        let mut st = lock(&self.idle);
-        if st.sleeping > st.permits {
-            st.permits += 1;
-            drop(st);
-            self.idle_cond.notify_one();
-        } else if st.driver_held {
-            drop(st);
-            self.driver.unpark();
-        }
+        self.idle.notify_one(&self.driver);
     }
 
-    /// Parks a worker until there is work (or shutdown). `has_work` is re-checked under the idle
-    /// lock. The first idle worker drives the reactor; the others sleep.
+    /// Parks a worker until there may be work (or shutdown): the first idle worker drives the
+    /// reactor, the others sleep.
     pub(crate) fn park(&self, index: usize, has_work: &dyn Fn() -> bool) {
         if let Some(m) = self.worker_metrics.get(index) {
             m.parks.fetch_add(1, Relaxed);
         }
-        self.idle_count.fetch_add(1, SeqCst);
-        self.park_inner(has_work);
-        self.idle_count.fetch_sub(1, SeqCst);
-    }
-
-    fn park_inner(&self, has_work: &dyn Fn() -> bool) {
-        if has_work() || self.shutdown.load(Acquire) {
-            return;
-        }
-        let mut st = lock(&self.idle);
-        if has_work() || self.shutdown.load(Acquire) {
-            return;
-        }
-        if !st.driver_held {
-            st.driver_held = true;
-            drop(st);
-            self.driver.drive(None);
-            let mut st = lock(&self.idle);
-            st.driver_held = false;
-            // Someone may have been waiting for the driver role while we held it.
-            if st.sleeping > st.permits {
-                st.permits += 1;
-                drop(st);
-                self.idle_cond.notify_one();
-            }
-            return;
-        }
-        st.sleeping += 1;
-        while st.permits == 0 && !self.shutdown.load(Acquire) {
-            st = self.idle_cond.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        if st.permits > 0 {
-            st.permits -= 1;
-        }
-        st.sleeping -= 1;
+        let has_work = || self.shutdown.load(Acquire) || has_work();
+        self.idle.park(&self.driver, &has_work);
     }
 
     /// Polls the reactor without blocking, if no worker holds the driver (every few ticks, so
     /// that I/O is not starved while all workers are busy).
     pub(crate) fn maintenance(&self) {
-        let mut st = lock(&self.idle);
-        if st.driver_held {
-            return;
-        }
-        st.driver_held = true;
-        drop(st);
-        self.driver.drive(Some(std::time::Duration::ZERO));
-        lock(&self.idle).driver_held = false;
+        self.idle.poll_driver(&self.driver);
     }
 
     /// Stops the workers: they see `shutdown` at their next check or wake-up.
     pub(crate) fn begin_shutdown(&self) {
         self.shutdown.store(true, Release);
-        drop(lock(&self.idle));
-        self.idle_cond.notify_all();
-        self.driver.unpark();
+        self.idle.shutdown(&self.driver);
     }
 
     /// Runs `f` with this thread registered as a worker of `self` using `core`.

@@ -1,0 +1,125 @@
+//! The idle protocol: how workers with nothing to do wait, and how new work wakes one of them.
+//!
+//! The first idle worker drives the reactor (blocks in `kevent`); the others sleep on a
+//! condition variable. A worker about to park increments `count` (an RMW), checks for work, then
+//! takes the lock and checks again. Whoever makes work available pushes it first, then (if `count` is
+//! nonzero) takes the same lock and either hands a permit to a sleeping worker or triggers the
+//! driver's EVFILT_USER knote. The lock orders the two: either the parking worker sees the work,
+//! or the notifier sees the worker (asleep, or holding the driver, whose trigger is sticky).
+//!
+//! Modelled with loom in `loom_tests` (`RUSTFLAGS="--cfg loom"`).
+
+use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering::AcqRel};
+
+/// What the idle protocol needs from the reactor.
+pub(crate) trait Park {
+    /// Blocks until an event arrives or [`unpark`](Park::unpark) is called (sticky: an unpark
+    /// before the block makes it return at once). `timeout: Some(ZERO)` only polls.
+    fn drive(&self, timeout: Option<std::time::Duration>);
+    /// Makes the current or next `drive` return.
+    fn unpark(&self);
+}
+
+#[derive(Default)]
+struct State {
+    /// Workers asleep on the condition variable.
+    sleeping: usize,
+    /// Wake-ups handed to sleeping workers and not yet taken (never more than `sleeping`).
+    permits: usize,
+    /// A worker is blocked in the driver.
+    driver_held: bool,
+    shutdown: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Idle {
+    state: Mutex<State>,
+    cond: Condvar,
+    /// Workers between deciding to park and returning from `park`.
+    count: AtomicUsize,
+}
+
+impl Idle {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes one idle worker, if any: a sleeping one, or the one in the driver.
+    pub(crate) fn notify_one(&self, park: &impl Park) {
+        // A read-modify-write, not a load: it reads the latest `count` in its modification
+        // order, and a parker's later increment synchronises with it, so the parker sees the work
+        // pushed before this call. (A plain SeqCst load would rely on a store-load fence pattern
+        // that loom cannot check.)
+        if self.count.fetch_add(0, AcqRel) == 0 {
+            return;
+        }
+        let mut st = self.lock();
+        if st.sleeping > st.permits {
+            st.permits += 1;
+            drop(st);
+            self.cond.notify_one();
+        } else if st.driver_held {
+            drop(st);
+            park.unpark();
+        }
+    }
+
+    /// Waits until there may be work: `has_work` is checked before and under the lock.
+    pub(crate) fn park(&self, park: &impl Park, has_work: &dyn Fn() -> bool) {
+        self.count.fetch_add(1, AcqRel);
+        self.park_inner(park, has_work);
+        self.count.fetch_sub(1, AcqRel);
+    }
+
+    fn park_inner(&self, park: &impl Park, has_work: &dyn Fn() -> bool) {
+        if has_work() {
+            return;
+        }
+        let mut st = self.lock();
+        if st.shutdown || has_work() {
+            return;
+        }
+        if !st.driver_held {
+            st.driver_held = true;
+            drop(st);
+            park.drive(None);
+            let mut st = self.lock();
+            st.driver_held = false;
+            // A worker may be asleep because the driver was taken: let it have the driver.
+            if st.sleeping > st.permits {
+                st.permits += 1;
+                drop(st);
+                self.cond.notify_one();
+            }
+            return;
+        }
+        st.sleeping += 1;
+        while st.permits == 0 && !st.shutdown {
+            st = self.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if st.permits > 0 {
+            st.permits -= 1;
+        }
+        st.sleeping -= 1;
+    }
+
+    /// Polls the reactor without blocking, unless a worker holds the driver.
+    pub(crate) fn poll_driver(&self, park: &impl Park) {
+        {
+            let mut st = self.lock();
+            if st.driver_held {
+                return;
+            }
+            st.driver_held = true;
+        }
+        park.drive(Some(std::time::Duration::ZERO));
+        self.lock().driver_held = false;
+    }
+
+    /// Wakes every worker for good.
+    pub(crate) fn shutdown(&self, park: &impl Park) {
+        self.lock().shutdown = true;
+        self.cond.notify_all();
+        park.unpark();
+    }
+}
