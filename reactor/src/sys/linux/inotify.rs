@@ -118,6 +118,9 @@ fn map(ev: &libc::inotify_event) -> Change {
     if m & libc::IN_IGNORED != 0 {
         return Change::Ignored { wd: ev.wd };
     }
+    // A watched directory also hears about writes and attribute changes of the files in it
+    // (events that carry a name); on FreeBSD those concern the files, not the directory.
+    let m = if ev.len > 0 { m & !(libc::IN_MODIFY | libc::IN_ATTRIB) } else { m };
     let mut notes = 0;
     if m & libc::IN_DELETE_SELF != 0 {
         notes |= note::DELETE;

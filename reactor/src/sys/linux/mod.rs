@@ -205,19 +205,25 @@ impl OsSources {
 /// Adds the notes of one inotify event to a VNODE knote, checking size and link count.
 fn vnode(kn: &mut Knote, mut notes: u32, modified: bool, attrib: bool) {
     let Kind::Os(OsState::Vnode { size, nlink, .. }) = &mut kn.kind else { return };
+    // Each event updates only what it is about, so that a later event of the other kind still
+    // sees its own change (a write then a link between two collections reports both).
     if modified || attrib {
         if let Some(st) = stat(kn.ident) {
-            if modified && st.st_size > *size {
-                notes |= note::EXTEND;
-            }
-            if attrib && st.st_nlink != *nlink {
-                notes |= note::LINK;
-                if st.st_nlink == 0 {
-                    notes |= note::DELETE;
+            if modified {
+                if st.st_size > *size {
+                    notes |= note::EXTEND;
                 }
+                *size = st.st_size;
             }
-            *size = st.st_size;
-            *nlink = st.st_nlink;
+            if attrib {
+                if st.st_nlink != *nlink {
+                    notes |= note::LINK;
+                    if st.st_nlink == 0 {
+                        notes |= note::DELETE;
+                    }
+                }
+                *nlink = st.st_nlink;
+            }
         }
     }
     kn.fflags |= notes & kn.sfflags;

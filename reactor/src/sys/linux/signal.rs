@@ -105,9 +105,11 @@ pub(crate) fn install(sig: i32) -> Result<(), i32> {
     // SAFETY: zeroed is a valid sigaction; we fill in handler, flags and an empty mask.
     let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
     new.sa_sigaction = handler as *const () as usize;
-    new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
+    // No SA_ONSTACK: a thread's alternate stack (Rust's is small) cannot take nested handler
+    // frames. All signals are blocked while the handler runs, so handlers never nest.
+    new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
     // SAFETY: sa_mask is a valid sigset_t to initialise.
-    unsafe { libc::sigemptyset(&mut new.sa_mask) };
+    unsafe { libc::sigfillset(&mut new.sa_mask) };
     // SAFETY: `new` is fully initialised; the old action is not needed again.
     if unsafe { libc::sigaction(sig, &new, std::ptr::null_mut()) } != 0 {
         return Err(super::errno());
