@@ -7,14 +7,25 @@
 //!
 //! # Filters
 //!
-//! | filter | ident | here |
-//! |---|---|---|
-//! | [`Filter::Read`], [`Filter::Write`] | fd | sockets, pipes, files, ttys; another `Kqueue` (READ) |
-//! | [`Filter::Timer`] | user id | all units, periodic, ONESHOT, ABSTIME |
-//! | [`Filter::User`] | user id | TRIGGER and the FFAND/FFOR/FFCOPY flag operations |
-//! | [`Filter::Vnode`], [`Filter::Proc`], [`Filter::Signal`] | fd, pid, signal | not yet: registration fails with `EOPNOTSUPP` ([`std::io::ErrorKind::Unsupported`]) |
+//! | filter | ident | FreeBSD, macOS, NetBSD, OpenBSD (native) | Linux (emulated) | Windows |
+//! |---|---|---|---|---|
+//! | [`Filter::Read`], [`Filter::Write`] | fd | kernel, level re-evaluated by the core | epoll (mio) + `poll(2)`/`FIONREAD`/`SIOCOUTQ` | `EOPNOTSUPP` |
+//! | READ on another `Kqueue` | fd | yes | yes | - |
+//! | [`Filter::Timer`] | user id | core heap | core heap | core heap |
+//! | [`Filter::User`] | user id | core | core | core |
+//! | [`Filter::Vnode`] | fd | kernel | inotify on `/proc/self/fd/N`; REVOKE = unmount; overflow gives [`note::RESCAN`] | `EOPNOTSUPP` |
+//! | [`Filter::Proc`] | pid | kernel: EXIT, FORK, EXEC | pidfd: EXIT only (FORK/EXEC `EOPNOTSUPP`); status of a non-child is 0 | `EOPNOTSUPP` |
+//! | [`Filter::Signal`] | signal | kernel (dispositions untouched) | counting handler + pipe (see below) | `EOPNOTSUPP` |
 //!
-//! On Windows only TIMER and USER are provided; READ and WRITE fail with `EOPNOTSUPP`.
+//! ## Signals on Linux
+//!
+//! The first SIGNAL knote for a signal installs a process-wide handler that counts deliveries
+//! and chains to the handler that was there before; it stays installed, as tokio's does. A
+//! disposition of `SIG_IGN` or `SIG_DFL` is replaced by counting: on Linux a watched signal
+//! whose default action would end the process no longer does (on the native backend, as on
+//! FreeBSD, it still does: set `SIG_IGN` or a handler first). `SIGCHLD` left at `SIG_IGN` is not
+//! touched (that would change how children are reaped) and its knote never fires. No signal needs
+//! to be blocked by the program. `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are `EINVAL`.
 //!
 //! # Architecture
 //!
