@@ -5,9 +5,10 @@
 //! - [`reactor`]: the kqueue model ([`Kqueue`], [`Kevent`], filters, one profiled lock).
 //! - [`Runtime`], [`runtime`], [`spawn`], [`task`], [`time`]: the executor, tokio-shaped.
 //! - [`io`]: registering fds and kevent streams with the runtime.
+//! - [`net`]: TCP, UDP and Unix sockets.
 //! - [`main`] and [`test`]: `#[kq::main]`, `#[kq::test]`.
 //!
-//! Networking, the file watcher and child processes are being built in their own crates.
+//! The file watcher and child processes are being built in their own crates.
 //!
 //! ```
 //! #[kq::main(flavor = "current_thread")]
@@ -18,6 +19,8 @@
 //! ```
 
 pub use kq_macros::{main, test};
+#[cfg(unix)]
+pub use kq_net as net;
 pub use kq_reactor as reactor;
 pub use kq_reactor::{Filter, Flags, Kevent, Kqueue, LockStats};
 #[cfg(unix)]

@@ -1,1 +1,25 @@
-//! TCP, UDP and Unix sockets on the kq reactor, and the async-fd building block. (Work in progress: see the networking issue.)
+//! kq-net: sockets on the kq runtime, shaped like tokio's `net`.
+//!
+//! [`TcpListener`], [`TcpStream`] (with borrowed and owned halves), [`TcpSocket`],
+//! [`UdpSocket`], [`UnixListener`], [`UnixStream`], [`UnixDatagram`], and [`AsyncFd`] for any
+//! other fd. Streams implement the futures-io `AsyncRead`/`AsyncWrite` traits, and tokio's with
+//! the `tokio-io` feature (so hyper, through hyper-util's `TokioIo`, runs on kq).
+//!
+//! Each socket is registered with EV_CLEAR READ/WRITE knotes; the knotes are deleted before the
+//! fd is closed. Readiness is cached per socket, so a read that finds data takes no reactor lock.
+
+#![cfg(unix)]
+
+mod async_fd;
+mod socket;
+pub(crate) mod stream;
+pub mod tcp;
+mod udp;
+pub mod unix;
+
+pub use async_fd::{AsyncFd, AsyncFdReadyGuard, TryIoError};
+pub use socket::TcpSocket;
+pub use stream::StreamOps;
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -167,6 +167,13 @@ impl ScheduledIo {
         Poll::Pending
     }
 
+    /// Readiness in `dir` now, without registering a waker.
+    pub(crate) fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
+        let cur = self.readiness.load(Acquire);
+        (cur & dir.mask() != 0)
+            .then(|| ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() })
+    }
+
     /// Forgets readiness seen in `ev`, unless newer readiness arrived since (tick changed).
     /// Hang-up and error are never cleared.
     pub(crate) fn clear_readiness(&self, ev: ReadyEvent) {

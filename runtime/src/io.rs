@@ -149,6 +149,26 @@ impl Registration {
         }
     }
 
+    /// Runs a non-blocking operation now if the last readiness seen allows it; `WouldBlock`
+    /// otherwise. On `WouldBlock` from `op` the readiness is cleared.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let dir = if interest.is_readable() { Direction::Read } else { Direction::Write };
+        let Some(ev) = self.io.ready_now(dir) else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_readiness(ev);
+                Err(e)
+            }
+            r => r,
+        }
+    }
+
     /// Deregisters without closing the fd (also done on drop).
     pub fn deregister(self) {}
 }

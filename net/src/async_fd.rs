@@ -1,0 +1,166 @@
+//! [`AsyncFd`]: any fd (`AsRawFd`) registered with the runtime's reactor, with readiness guards.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::task::{Context, Poll};
+
+use kq_runtime::io::{Interest, ReadyEvent, Registration};
+
+/// An fd registered with the kq runtime (READ and WRITE knotes with EV_CLEAR).
+///
+/// The knotes are deleted before the inner value (and its fd) is dropped. The fd must be in
+/// non-blocking mode for the `try_io` pattern to work.
+pub struct AsyncFd<T: AsRawFd> {
+    // Field order matters: the registration (knotes) goes before the fd is closed.
+    reg: Registration,
+    inner: Option<T>,
+}
+
+/// Readiness seen by [`AsyncFd::readable`] / [`AsyncFd::writable`].
+pub struct AsyncFdReadyGuard<'a, T: AsRawFd> {
+    fd: &'a AsyncFd<T>,
+    event: Option<ReadyEvent>,
+}
+
+impl<T: AsRawFd> AsyncFd<T> {
+    /// Registers `inner` for reading and writing.
+    ///
+    /// # Errors
+    /// Outside a kq runtime, or the reactor's error (e.g. EBADF).
+    pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
+        AsyncFd::with_interest(inner, Interest::BOTH)
+    }
+
+    /// Registers `inner` for the given interest.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_interest(inner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+        let fd = inner.as_raw_fd();
+        let fd = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+        let reg = Registration::new(fd, interest)?;
+        Ok(AsyncFd { reg, inner: Some(inner) })
+    }
+
+    /// The wrapped value.
+    pub fn get_ref(&self) -> &T {
+        self.inner.as_ref().expect("inner is present until into_inner")
+    }
+
+    /// The wrapped value, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.as_mut().expect("inner is present until into_inner")
+    }
+
+    /// Deregisters and returns the wrapped value (its fd stays open).
+    pub fn into_inner(mut self) -> T {
+        let inner = self.inner.take().expect("inner is present until into_inner");
+        drop(self);
+        inner
+    }
+
+    /// Polls for read readiness.
+    pub fn poll_read_ready<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
+        self.reg.poll_read_ready(cx).map_ok(|ev| AsyncFdReadyGuard { fd: self, event: Some(ev) })
+    }
+
+    /// Polls for write readiness.
+    pub fn poll_write_ready<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
+        self.reg.poll_write_ready(cx).map_ok(|ev| AsyncFdReadyGuard { fd: self, event: Some(ev) })
+    }
+
+    /// Waits until readable. Cancel safe.
+    pub async fn readable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
+        std::future::poll_fn(|cx| self.poll_read_ready(cx)).await
+    }
+
+    /// Waits until writable. Cancel safe.
+    pub async fn writable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
+        std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
+    }
+
+    /// Runs `op` when ready for `interest`, waiting again while it returns `WouldBlock`.
+    /// Cancel safe when `op` is.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.poll_io(cx, interest, || op(self.get_ref()))).await
+    }
+
+    /// Polls `op` when ready for `interest`, clearing readiness and waiting on `WouldBlock`.
+    pub fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.reg.poll_io(cx, interest, op)
+    }
+
+    /// The registration (for other kq crates).
+    pub fn registration(&self) -> &Registration {
+        &self.reg
+    }
+}
+
+impl<T: AsRawFd> AsRawFd for AsyncFd<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_ref().as_raw_fd()
+    }
+}
+
+impl<T: AsRawFd + std::fmt::Debug> std::fmt::Debug for AsyncFd<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncFd").field("inner", &self.inner).finish()
+    }
+}
+
+impl<'a, T: AsRawFd> AsyncFdReadyGuard<'a, T> {
+    /// Forgets this readiness (call after an operation returned `WouldBlock`).
+    pub fn clear_ready(&mut self) {
+        if let Some(ev) = self.event.take() {
+            self.fd.reg.clear_readiness(ev);
+        }
+    }
+
+    /// Keeps the readiness (the default when the guard is dropped).
+    pub fn retain_ready(&mut self) {
+        self.event = None;
+    }
+
+    /// Runs `op`; on `WouldBlock` clears the readiness and returns `Err(TryIoError)`.
+    pub fn try_io<R>(
+        &mut self,
+        op: impl FnOnce(&'a AsyncFd<T>) -> io::Result<R>,
+    ) -> Result<io::Result<R>, TryIoError> {
+        match op(self.fd) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_ready();
+                Err(TryIoError(()))
+            }
+            r => Ok(r),
+        }
+    }
+
+    /// The registered value.
+    pub fn get_inner(&self) -> &'a T {
+        self.fd.get_ref()
+    }
+
+    /// Readiness flags seen.
+    pub fn ready(&self) -> Option<ReadyEvent> {
+        self.event
+    }
+}
+
+/// The operation in [`AsyncFdReadyGuard::try_io`] would have blocked.
+#[derive(Debug)]
+pub struct TryIoError(());
