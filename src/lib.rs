@@ -23,6 +23,5 @@ pub use kq_macros::{main, test};
 pub use kq_net as net;
 pub use kq_reactor as reactor;
 pub use kq_reactor::{Filter, Flags, Kevent, Kqueue, LockStats};
-#[cfg(unix)]
 pub use kq_runtime::io;
 pub use kq_runtime::{runtime, spawn, task, time, Runtime};

@@ -26,7 +26,6 @@
 mod blocking;
 mod coop;
 mod driver;
-#[cfg(unix)]
 pub mod io;
 mod metrics;
 mod rt;
