@@ -71,7 +71,7 @@ impl WorkerCore {
     /// the local queue, the injector, and stealing from the other workers.
     fn next_task(&mut self, shared: &Shared) -> Option<TaskRef> {
         self.tick = self.tick.wrapping_add(1);
-        if self.tick % GLOBAL_INTERVAL == 0 {
+        if self.tick.is_multiple_of(GLOBAL_INTERVAL) {
             if let Some(t) = self.steal_injector(shared) {
                 return Some(t);
             }
@@ -171,7 +171,7 @@ fn run_loop(shared: &Arc<Shared>, core: &RefCell<WorkerCore>, main: &mut dyn Mai
             let t = c.next_task(shared);
             (t, c.tick)
         };
-        if tick % GLOBAL_INTERVAL == 0 {
+        if tick.is_multiple_of(GLOBAL_INTERVAL) {
             shared.maintenance();
         }
         if let Some(task) = task {
