@@ -17,7 +17,11 @@ impl Backend {
         Ok(Backend { woken: Mutex::new(false), cond: Condvar::new() })
     }
 
-    pub(crate) fn wait(&self, _events: &mut Vec<super::OsEvent>, timeout: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn wait(
+        &self,
+        _events: &mut Vec<super::OsEvent>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         let mut woken = self.woken.lock().unwrap_or_else(|p| p.into_inner());
         // loom has no clock: a timed wait returns at once, like a timeout that already passed.
         if timeout.is_none() {
