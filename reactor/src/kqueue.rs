@@ -52,6 +52,8 @@ struct State {
     polling: bool,
     /// When the poller's wait ends by itself (`None`: never).
     poll_until: Option<Instant>,
+    /// The poller has been woken and has not come back yet (one backend wake is enough).
+    woken: bool,
     /// Threads blocked on the condition variable.
     waiters: usize,
 }
@@ -73,6 +75,7 @@ impl Kqueue {
                 os: OsSources::default(),
                 polling: false,
                 poll_until: None,
+                woken: false,
                 waiters: 0,
             }),
             cond: Condvar::new(),
@@ -186,9 +189,11 @@ impl Shared {
             return Ok(nerr);
         }
         let mut tokens = Vec::new();
+        let polls_only = deadline.is_some_and(|d| d <= start);
         loop {
-            if !st.polling {
-                // Harvest what the OS has for us without blocking.
+            if !st.polling && polls_only {
+                // A poll must see what the OS has now; a call that may block gets it from the
+                // backend wait below, without this extra syscall under the lock.
                 if let Err(e) = self.backend.wait(&mut tokens, Some(Duration::ZERO)) {
                     if e.kind() != io::ErrorKind::Interrupted {
                         self.leave(st);
@@ -220,6 +225,7 @@ impl Shared {
             let result = self.backend.wait(&mut tokens, wait);
             st = self.state.lock();
             st.polling = false;
+            st.woken = false;
             self.activate_tokens(&mut st, &mut tokens);
             if st.waiters > 0 {
                 // Hand the poller role over, and share what was found.
@@ -245,7 +251,8 @@ impl Shared {
                 (Some(_), None) => true,
                 _ => false,
             };
-            if pending || earlier {
+            if (pending || earlier) && !st.woken {
+                st.woken = true;
                 self.backend.wake();
             }
         }
@@ -377,7 +384,10 @@ impl crate::core::Io for IoCtx<'_> {
                 }
                 return Ok(Kind::Nested(Arc::downgrade(&child)));
             }
-            let ty = crate::sys::source::fd_type(kev.ident)?;
+            let (ty, now) = crate::sys::source::classify(kev.ident)?;
+            if now != identity {
+                return Err(libc::EBADF); // closed and reused since the identity was taken
+            }
             if first {
                 self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
             }

@@ -54,7 +54,8 @@
 //! let kq = Kqueue::new()?;
 //! let add = Kevent::new(1, Filter::User, Flags::ADD | Flags::CLEAR).with_udata(7);
 //! kq.kevent(&[add], &mut [], None)?;
-//! let trigger = Kevent::new(1, Filter::User, Flags::empty()).with_fflags(note::TRIGGER);
+//! // A trigger is a modify: like any modify it sets udata too.
+//! let trigger = Kevent::new(1, Filter::User, Flags::empty()).with_fflags(note::TRIGGER).with_udata(7);
 //! let mut events = [Kevent::default(); 4];
 //! let n = kq.kevent(&[trigger], &mut events, Some(Duration::ZERO))?;
 //! assert_eq!(n, 1);

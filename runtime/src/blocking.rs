@@ -23,6 +23,8 @@ struct State {
     queue: VecDeque<TaskRef>,
     idle: usize,
     threads: usize,
+    /// Threads that left their loop (no longer counted in `threads`) and are finishing.
+    exiting: usize,
     shutdown: bool,
     handles: Vec<thread::JoinHandle<()>>,
     next_id: u64,
@@ -35,6 +37,8 @@ pub(crate) struct Inner {
     exited: Condvar,
     max_threads: usize,
     thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    on_start: Option<Arc<dyn Fn() + Send + Sync>>,
+    on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
     /// The runtime's handle, entered by blocking threads (set once the runtime exists).
     handle: Mutex<Option<Weak<crate::scheduler::Shared>>>,
     me: Weak<Inner>,
@@ -66,6 +70,8 @@ impl BlockingPool {
     pub(crate) fn new(
         max_threads: usize,
         thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+        on_start: Option<Arc<dyn Fn() + Send + Sync>>,
+        on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
     ) -> Self {
         BlockingPool {
             inner: Arc::new_cyclic(|me| Inner {
@@ -74,6 +80,8 @@ impl BlockingPool {
                 exited: Condvar::new(),
                 max_threads: max_threads.max(1),
                 thread_name,
+                on_start,
+                on_stop,
                 handle: Mutex::new(None),
                 me: me.clone(),
             }),
@@ -114,7 +122,7 @@ impl BlockingPool {
         }
         let me = thread::current().id();
         let mut st = lock(&self.inner.state);
-        while st.threads > 0 {
+        while st.threads + st.exiting > 0 {
             match deadline {
                 None => st = self.inner.exited.wait(st).unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
@@ -171,6 +179,19 @@ impl Schedule for Inner {
 
 impl Inner {
     fn run(self: Arc<Self>) {
+        if let Some(f) = &self.on_start {
+            f();
+        }
+        self.run_tasks();
+        if let Some(f) = &self.on_stop {
+            f();
+        }
+        // Counted as gone only after on_stop ran, so shutdown waits for the callback too.
+        lock(&self.state).exiting -= 1;
+        self.exited.notify_all();
+    }
+
+    fn run_tasks(&self) {
         let shared = lock(&self.handle).as_ref().and_then(Weak::upgrade);
         let _enter =
             shared.map(|s| crate::runtime::enter_context(crate::runtime::Handle { shared: s }));
@@ -195,7 +216,6 @@ impl Inner {
             }
         }
         st.threads -= 1;
-        drop(st);
-        self.exited.notify_all();
+        st.exiting += 1;
     }
 }

@@ -475,7 +475,12 @@ impl Builder {
         };
         let queues: Vec<_> = (0..workers).map(|_| crossbeam::deque::Worker::new_fifo()).collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
-        let blocking = BlockingPool::new(self.max_blocking_threads, self.thread_name.clone());
+        let blocking = BlockingPool::new(
+            self.max_blocking_threads,
+            self.thread_name.clone(),
+            self.on_start.clone(),
+            self.on_stop.clone(),
+        );
         let shared = Arc::new(Shared::new(self.flavor, driver, stealers, blocking.clone()));
         blocking.set_handle(Arc::downgrade(&shared));
         let handle = Handle { shared: shared.clone() };

@@ -320,7 +320,10 @@ impl Core {
             self.fds.remove(&kn.ident);
         }
         match kn.kind {
-            Kind::Timer { gen, .. } if gen != 0 => self.timers.disarm(),
+            Kind::Timer { gen, .. } if gen != 0 => {
+                self.timers.disarm();
+                self.compact_timers();
+            }
             Kind::Fd { .. } | Kind::Nested(_) => {
                 let last = !self.has(kn.ident, Filter::Read) && !self.has(kn.ident, Filter::Write);
                 io.detach_fd(&kn, last);
@@ -369,6 +372,11 @@ impl Core {
             }
             self.enqueue_if_wanted(key);
         }
+        self.compact_timers();
+    }
+
+    /// Drops stale heap entries once they outnumber the armed timers (cheap when they do not).
+    fn compact_timers(&mut self) {
         let knotes = &self.knotes;
         self.timers.compact(|gen, key| {
             knotes

@@ -35,9 +35,12 @@ pub(crate) fn errno() -> i32 {
 
 /// `(st_dev, st_ino)` of an open fd, or `EBADF`.
 pub(crate) fn identity(fd: usize) -> Result<(u64, u64), i32> {
-    let st = fstat(fd)?;
-    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-    Ok((st.st_dev as u64, st.st_ino as u64))
+    fstat(fd).map(|st| identity_of(&st))
+}
+
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn identity_of(st: &libc::stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
 }
 
 fn getsockopt_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
@@ -57,10 +60,10 @@ fn ioctl_int(fd: libc::c_int, req: libc::c_ulong) -> Option<libc::c_int> {
     (rc == 0).then_some(val)
 }
 
-/// Classifies an open fd.
-pub(crate) fn fd_type(fd: usize) -> Result<FdType, i32> {
+/// Classifies an open fd and gives its identity (one `fstat`).
+pub(crate) fn classify(fd: usize) -> Result<(FdType, (u64, u64)), i32> {
     let st = fstat(fd)?;
-    Ok(match st.st_mode & libc::S_IFMT {
+    let ty = match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => FdType::File,
         libc::S_IFSOCK => {
             if getsockopt_int(fd as libc::c_int, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1) {
@@ -70,7 +73,8 @@ pub(crate) fn fd_type(fd: usize) -> Result<FdType, i32> {
             }
         }
         _ => FdType::Other,
-    })
+    };
+    Ok((ty, identity_of(&st)))
 }
 
 /// Pending connections of a listening socket. Linux reports the accept-queue length in

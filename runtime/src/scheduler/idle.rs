@@ -28,6 +28,9 @@ struct State {
     permits: usize,
     /// A worker is blocked in the driver.
     driver_held: bool,
+    /// The driver has been unparked and has not returned yet: further notifications would only
+    /// repeat the same wake-up (one eventfd write each), so they are skipped.
+    driver_notified: bool,
     shutdown: bool,
 }
 
@@ -58,7 +61,8 @@ impl Idle {
             st.permits += 1;
             drop(st);
             self.cond.notify_one();
-        } else if st.driver_held {
+        } else if st.driver_held && !st.driver_notified {
+            st.driver_notified = true;
             drop(st);
             park.unpark();
         }
@@ -85,6 +89,7 @@ impl Idle {
             park.drive(None);
             let mut st = self.lock();
             st.driver_held = false;
+            st.driver_notified = false;
             // A worker may be asleep because the driver was taken: let it have the driver.
             if st.sleeping > st.permits {
                 st.permits += 1;
@@ -113,7 +118,9 @@ impl Idle {
             st.driver_held = true;
         }
         park.drive(Some(std::time::Duration::ZERO));
-        self.lock().driver_held = false;
+        let mut st = self.lock();
+        st.driver_held = false;
+        st.driver_notified = false;
     }
 
     /// Wakes every worker for good.
