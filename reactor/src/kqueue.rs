@@ -350,7 +350,13 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 impl State {
     /// The core, and the platform side it calls back into.
     fn split<'a>(&'a mut self, shared: &'a Shared) -> (&'a mut Core, IoCtx<'a>) {
-        (&mut self.core, IoCtx { shared, os: &mut self.os })
+        let io = IoCtx {
+            shared,
+            os: &mut self.os,
+            #[cfg(all(unix, not(loom)))]
+            stat: std::cell::Cell::new(None),
+        };
+        (&mut self.core, io)
     }
 }
 
@@ -358,12 +364,30 @@ impl State {
 struct IoCtx<'a> {
     shared: &'a Shared,
     os: &'a mut OsSources,
+    /// The last fstat taken in this lock hold, reused by the next step on the same fd
+    /// (a registration is identity check, classification and evaluation: one fstat).
+    #[cfg(all(unix, not(loom)))]
+    stat: std::cell::Cell<Option<(usize, libc::stat)>>,
+}
+
+#[cfg(all(unix, not(loom)))]
+impl IoCtx<'_> {
+    fn stat(&self, fd: usize) -> Result<libc::stat, i32> {
+        match self.stat.get() {
+            Some((cached, st)) if cached == fd => Ok(st),
+            _ => {
+                let st = crate::sys::source::fstat(fd)?;
+                self.stat.set(Some((fd, st)));
+                Ok(st)
+            }
+        }
+    }
 }
 
 impl crate::core::Io for IoCtx<'_> {
     fn identity(&self, fd: usize) -> Result<(u64, u64), i32> {
         #[cfg(all(unix, not(loom)))]
-        return crate::sys::source::identity(fd);
+        return self.stat(fd).map(|st| crate::sys::source::identity_of(&st));
         #[cfg(not(all(unix, not(loom))))]
         {
             let _ = fd;
@@ -384,10 +408,11 @@ impl crate::core::Io for IoCtx<'_> {
                 }
                 return Ok(Kind::Nested(Arc::downgrade(&child)));
             }
-            let (ty, now) = crate::sys::source::classify(kev.ident)?;
-            if now != identity {
+            let st = self.stat(kev.ident)?;
+            if crate::sys::source::identity_of(&st) != identity {
                 return Err(libc::EBADF); // closed and reused since the identity was taken
             }
+            let ty = crate::sys::source::classify(kev.ident, &st);
             if first {
                 self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
             }
@@ -428,7 +453,8 @@ impl crate::core::Io for IoCtx<'_> {
             Kind::Fd { ty, identity } => {
                 // The fd number may now name another file (closed and reused without a new
                 // registration): then the knote's file is gone, and so is the knote.
-                if crate::sys::source::identity(kn.ident) != Ok(*identity) {
+                let st = self.stat(kn.ident).map_err(|_| ())?;
+                if crate::sys::source::identity_of(&st) != *identity {
                     return Err(());
                 }
                 let p = crate::sys::source::probe(kn.ident, kn.filter, *ty, kn.sfflags, kn.sdata)?;

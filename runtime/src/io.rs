@@ -183,9 +183,9 @@ impl Drop for Registration {
         if self.interest.is_writable() {
             changes.push(Kevent::new(self.fd, Filter::Write, Flags::DELETE));
         }
-        // Errors (the fd already closed, knotes already gone) leave nothing to undo.
-        let mut sink = [Kevent::default(); 2];
-        let _ = driver.kq.kevent(&changes, &mut sink, None);
+        // Changes only (no event buffer: a collecting call would wait for, and swallow, other
+        // resources' events). Errors (fd already closed, knotes gone) leave nothing to undo.
+        let _ = driver.kq.kevent(&changes, &mut [], None);
         driver.release(self.io.clone());
     }
 }
@@ -251,12 +251,9 @@ impl futures_core::Stream for EventSource {
 impl Drop for EventSource {
     fn drop(&mut self) {
         let driver = &self.handle.shared.driver;
-        let mut sink = [Kevent::default(); 1];
-        let _ = driver.kq.kevent(
-            &[Kevent::new(self.ident, self.filter, Flags::DELETE)],
-            &mut sink,
-            None,
-        );
+        // Changes only, as in `Registration::drop`.
+        let delete = Kevent::new(self.ident, self.filter, Flags::DELETE);
+        let _ = driver.kq.kevent(&[delete], &mut [], None);
         driver.release(self.io.clone());
     }
 }

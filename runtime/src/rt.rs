@@ -237,21 +237,37 @@ impl<F: Future> MainFuture for Main<'_, F> {
     }
 }
 
+/// `block_on` on a current-thread runtime: the thread that gets the scheduler core runs the
+/// tasks and polls its future between them; a thread that finds the core taken (another
+/// `block_on` is running) polls its own future on its own thread, and takes the core over when it
+/// is released.
 fn block_on_current<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
-    let future = pin!(future);
-    let mut slot = shared.current_core.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(core) = slot.take() else {
-        panic!("block_on on a current-thread runtime that has been shut down");
-    };
-    let core = RefCell::new(core);
-    let waker = Arc::new(MainWaker { notified: AtomicBool::new(true), shared: shared.clone() });
-    let mut main = Main { future, waker, out: None };
-    worker::run(shared, &core, &mut main);
-    *slot = Some(core.into_inner());
-    drop(slot);
-    match main.out {
-        Some(v) => v,
-        None => panic!("the runtime was shut down while block_on was running"),
+    let mut future = pin!(future);
+    let parker = Arc::new(ThreadParker::default());
+    let thread_waker = Waker::from(parker.clone());
+    loop {
+        // Registered before looking, so a release between the look and the park wakes us.
+        shared.add_core_waiter(&thread_waker);
+        let core = shared.current_core.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(core) = core {
+            let core = RefCell::new(core);
+            let waker =
+                Arc::new(MainWaker { notified: AtomicBool::new(true), shared: shared.clone() });
+            let mut main = Main { future: future.as_mut(), waker, out: None };
+            worker::run(shared, &core, &mut main);
+            *shared.current_core.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(core.into_inner());
+            shared.wake_core_waiters();
+            if let Some(v) = main.out {
+                return v;
+            }
+            // The runtime shut down under us: finish the future on this thread.
+        }
+        let mut cx = Context::from_waker(&thread_waker);
+        if let Poll::Ready(v) = crate::coop::budget(|| future.as_mut().poll(&mut cx)) {
+            return v;
+        }
+        parker.park();
     }
 }
 

@@ -761,9 +761,50 @@ fn handle_block_on_from_spawn_blocking_multi_thread() {
     });
 }
 
+/// `Handle::block_on` from another thread while the current-thread runtime is inside
+/// `Runtime::block_on`: tokio polls the future on the calling thread (only I/O and timers need
+/// the driving thread), so a future that needs neither completes.
+#[test]
+fn handle_block_on_from_spawn_blocking_current_thread() {
+    bounded(10, || {
+        let rt = current();
+        let v = rt.block_on(async {
+            let h = Handle::current();
+            let r = timeout(
+                Duration::from_secs(3),
+                task::spawn_blocking(move || h.block_on(async { 8 })),
+            )
+            .await;
+            r.expect("Handle::block_on on a blocking thread did not complete in 3 s").unwrap()
+        });
+        assert_eq!(v, 8);
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shutdown
 // ---------------------------------------------------------------------------------------------
+
+#[test]
+fn spawn_after_shutdown_is_cancelled() {
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            let h = rt.handle().clone();
+            drop(rt);
+            let ran = Arc::new(AtomicBool::new(false));
+            let r2 = ran.clone();
+            let jh = h.spawn(async move { r2.store(true, SeqCst) });
+            assert!(jh.is_finished(), "{name}: a task spawned after shutdown must be finished");
+            let err = bounded_join(jh);
+            assert!(err.is_cancelled(), "{name}: {err:?}");
+            assert!(!ran.load(SeqCst), "{name}");
+
+            let jh = h.spawn_blocking(|| 1);
+            assert!(jh.is_finished(), "{name}: spawn_blocking after shutdown");
+            assert!(bounded_join(jh).is_cancelled(), "{name}");
+        }
+    });
+}
 
 /// Names of this process's threads (Linux).
 #[cfg(target_os = "linux")]
@@ -827,9 +868,6 @@ fn drop_runtime_cancels_pending_tasks_and_joins_workers() {
                 let _guard = guard;
                 sleep(Duration::from_secs(3600)).await;
             });
-            if flavor == "multi_thread" {
-                assert_eq!(starts.load(SeqCst), 2, "{flavor}: on_thread_start per worker");
-            }
             assert_eq!(stops.load(SeqCst), 0, "{flavor}");
 
             let t0 = Instant::now();
@@ -843,6 +881,8 @@ fn drop_runtime_cancels_pending_tasks_and_joins_workers() {
             assert!(jh.is_finished(), "{flavor}");
             let err = bounded_join(jh);
             assert!(err.is_cancelled(), "{flavor}: {err:?}");
+            let workers = if flavor == "multi_thread" { 2 } else { 0 };
+            assert_eq!(starts.load(SeqCst), workers, "{flavor}: on_thread_start per worker");
             assert_eq!(
                 starts.load(SeqCst),
                 stops.load(SeqCst),

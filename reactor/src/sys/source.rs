@@ -16,7 +16,7 @@ pub(crate) struct Probe {
     pub fflags: u32,
 }
 
-fn fstat(fd: usize) -> Result<libc::stat, i32> {
+pub(crate) fn fstat(fd: usize) -> Result<libc::stat, i32> {
     let fd = libc::c_int::try_from(fd).map_err(|_| libc::EBADF)?;
     let mut st = MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `st` is a valid out-pointer for one `stat`; fstat only writes through it.
@@ -33,13 +33,9 @@ pub(crate) fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
-/// `(st_dev, st_ino)` of an open fd, or `EBADF`.
-pub(crate) fn identity(fd: usize) -> Result<(u64, u64), i32> {
-    fstat(fd).map(|st| identity_of(&st))
-}
-
+/// `(st_dev, st_ino)` of a stat.
 #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-fn identity_of(st: &libc::stat) -> (u64, u64) {
+pub(crate) fn identity_of(st: &libc::stat) -> (u64, u64) {
     (st.st_dev as u64, st.st_ino as u64)
 }
 
@@ -60,10 +56,9 @@ fn ioctl_int(fd: libc::c_int, req: libc::c_ulong) -> Option<libc::c_int> {
     (rc == 0).then_some(val)
 }
 
-/// Classifies an open fd and gives its identity (one `fstat`).
-pub(crate) fn classify(fd: usize) -> Result<(FdType, (u64, u64)), i32> {
-    let st = fstat(fd)?;
-    let ty = match st.st_mode & libc::S_IFMT {
+/// Classifies an open fd from its stat.
+pub(crate) fn classify(fd: usize, st: &libc::stat) -> FdType {
+    match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => FdType::File,
         libc::S_IFSOCK => {
             if getsockopt_int(fd as libc::c_int, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1) {
@@ -73,8 +68,7 @@ pub(crate) fn classify(fd: usize) -> Result<(FdType, (u64, u64)), i32> {
             }
         }
         _ => FdType::Other,
-    };
-    Ok((ty, identity_of(&st)))
+    }
 }
 
 /// Pending connections of a listening socket. Linux reports the accept-queue length in

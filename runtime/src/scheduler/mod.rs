@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: crate::blocking::BlockingPool,
     /// The single worker core of a current-thread runtime, taken by `block_on`.
     pub(crate) current_core: Mutex<Option<WorkerCore>>,
+    /// Threads in `block_on` waiting for `current_core` to be released.
+    core_waiters: Mutex<Vec<std::task::Waker>>,
 }
 
 thread_local! {
@@ -89,6 +91,7 @@ impl Shared {
             worker_metrics: (0..workers).map(|_| WorkerMetrics::default()).collect(),
             blocking,
             current_core: Mutex::new(None),
+            core_waiters: Mutex::new(Vec::new()),
         }
     }
 
@@ -129,6 +132,22 @@ impl Shared {
                 crossbeam::deque::Steal::Retry => continue,
                 crossbeam::deque::Steal::Empty => break,
             }
+        }
+    }
+
+    /// Registers a `block_on` thread to be woken when the current-thread core is released.
+    pub(crate) fn add_core_waiter(&self, waker: &std::task::Waker) {
+        let mut waiters = lock(&self.core_waiters);
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+    }
+
+    /// Wakes the `block_on` threads waiting for the core.
+    pub(crate) fn wake_core_waiters(&self) {
+        let waiters = std::mem::take(&mut *lock(&self.core_waiters));
+        for w in waiters {
+            w.wake();
         }
     }
 

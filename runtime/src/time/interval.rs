@@ -55,7 +55,19 @@ impl Interval {
         std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let next = match self.missed {
+        // As tokio: a tick at most 5 ms late is on time and keeps the schedule; the missed-tick
+        // behaviour decides only for later ones.
+        let next = if now <= scheduled + Duration::from_millis(5) {
+            scheduled + self.period
+        } else {
+            self.next_after_missed(scheduled, now)
+        };
+        Pin::new(&mut self.sleep).reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    fn next_after_missed(&self, scheduled: Instant, now: Instant) -> Instant {
+        match self.missed {
             MissedTickBehavior::Burst => scheduled + self.period,
             MissedTickBehavior::Delay => now + self.period,
             MissedTickBehavior::Skip => {
@@ -65,9 +77,7 @@ impl Interval {
                     .unwrap_or(u64::MAX);
                 scheduled.checked_add(Duration::from_nanos(ns)).unwrap_or_else(far_future)
             }
-        };
-        Pin::new(&mut self.sleep).reset(next);
-        Poll::Ready(scheduled)
+        }
     }
 
     /// Restarts the schedule: the next tick is one period from now.

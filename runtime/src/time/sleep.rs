@@ -55,8 +55,8 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
-            || self.timer.as_ref().is_some_and(|t| t.io.is_set(READABLE))
+        let fired = |t: &Armed| t.deadline == self.deadline && t.io.is_set(READABLE);
+        Instant::now() >= self.deadline || self.timer.as_ref().is_some_and(fired)
     }
 
     /// Moves the deadline (the timer is re-armed on the next poll).

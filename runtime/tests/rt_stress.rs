@@ -1,0 +1,525 @@
+//! Stress tests of kq-runtime on a multi-thread runtime with two workers: 100,000 tasks woken
+//! across threads (ping-pong pairs through oneshot channels, plus wake-ups from std threads),
+//! each completing exactly once; the I/O path (a pipe read byte by byte through a
+//! `Registration`); and `EventSource` streams of USER and TIMER knotes.
+//!
+//! Every test body runs under a watchdog, so that a lost wake-up fails the test instead of
+//! hanging the suite.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kq_reactor::{note, Filter, Flags, Kevent};
+use kq_runtime::io::{EventSource, Interest, Registration};
+use kq_runtime::runtime::Builder;
+use kq_runtime::time::timeout;
+use kq_runtime::{spawn, Runtime};
+
+/// Runs `f` on its own thread and fails the test if it has not returned after `secs` seconds.
+fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let worker = thread::spawn(move || {
+        let r = catch_unwind(AssertUnwindSafe(f));
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(Ok(v)) => {
+            let _ = worker.join();
+            v
+        }
+        Ok(Err(panic)) => resume_unwind(panic),
+        Err(_) => panic!("the test body did not finish within {secs} s: it hangs"),
+    }
+}
+
+fn multi() -> Runtime {
+    Builder::new_multi_thread().worker_threads(2).build().unwrap()
+}
+
+/// A minimal oneshot channel (futures-util's channels are not enabled here).
+mod oneshot {
+    use super::*;
+
+    struct Inner<T> {
+        value: Option<T>,
+        waker: Option<Waker>,
+        closed: bool,
+    }
+
+    pub struct Sender<T>(Arc<Mutex<Inner<T>>>);
+    pub struct Receiver<T>(Arc<Mutex<Inner<T>>>);
+
+    pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+        let inner = Arc::new(Mutex::new(Inner { value: None, waker: None, closed: false }));
+        (Sender(inner.clone()), Receiver(inner))
+    }
+
+    impl<T> Sender<T> {
+        pub fn send(self, v: T) {
+            let waker = {
+                let mut g = self.0.lock().unwrap();
+                g.value = Some(v);
+                g.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    impl<T> Drop for Sender<T> {
+        fn drop(&mut self) {
+            let waker = {
+                let mut g = self.0.lock().unwrap();
+                g.closed = true;
+                g.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    /// Resolves to `Some(value)`, or `None` if the sender was dropped without sending.
+    impl<T> Future for Receiver<T> {
+        type Output = Option<T>;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            let mut g = self.0.lock().unwrap();
+            if let Some(v) = g.value.take() {
+                return Poll::Ready(Some(v));
+            }
+            if g.closed {
+                return Poll::Ready(None);
+            }
+            g.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 100,000 tasks with cross-thread wake-ups
+// ---------------------------------------------------------------------------------------------
+
+const PAIRS: usize = 50_000;
+/// Extra tasks woken by plain std threads.
+const FOREIGN: usize = 10_000;
+const FOREIGN_THREADS: usize = 4;
+
+#[test]
+fn hundred_thousand_tasks_ping_pong_exactly_once() {
+    bounded(90, || {
+        let rt = multi();
+        let counters: Arc<Vec<AtomicU32>> =
+            Arc::new((0..2 * PAIRS + FOREIGN).map(|_| AtomicU32::new(0)).collect());
+        let t0 = Instant::now();
+        let c = counters.clone();
+        let out = rt.block_on(async move {
+            let mut handles = Vec::with_capacity(2 * PAIRS + FOREIGN);
+
+            // Tasks woken from std threads: each waits for a value the threads send.
+            let mut senders: Vec<Vec<(usize, oneshot::Sender<usize>)>> =
+                (0..FOREIGN_THREADS).map(|_| Vec::new()).collect();
+            for j in 0..FOREIGN {
+                let (tx, rx) = oneshot::channel();
+                senders[j % FOREIGN_THREADS].push((j, tx));
+                let c = c.clone();
+                let idx = 2 * PAIRS + j;
+                handles.push(spawn(async move {
+                    let v = rx.await.expect("the std thread dropped its sender");
+                    assert_eq!(v, j);
+                    c[idx].fetch_add(1, SeqCst);
+                }));
+            }
+
+            // Ping-pong pairs: A sends to B, B answers A.
+            for i in 0..PAIRS {
+                let (ping_tx, ping_rx) = oneshot::channel::<usize>();
+                let (pong_tx, pong_rx) = oneshot::channel::<usize>();
+                let (ca, cb) = (c.clone(), c.clone());
+                let b = spawn(async move {
+                    let v = ping_rx.await.expect("ping lost");
+                    cb[2 * i + 1].fetch_add(1, SeqCst);
+                    pong_tx.send(v + 1);
+                });
+                let a = spawn(async move {
+                    kq_runtime::task::yield_now().await;
+                    ping_tx.send(i);
+                    let v = pong_rx.await.expect("pong lost");
+                    assert_eq!(v, i + 1);
+                    ca[2 * i].fetch_add(1, SeqCst);
+                });
+                // Alternate the order in which the halves are spawned.
+                if i % 2 == 0 {
+                    handles.push(a);
+                    handles.push(b);
+                } else {
+                    handles.push(b);
+                    handles.push(a);
+                }
+            }
+
+            // The std threads wake their tasks, interleaved with the ping-pong traffic.
+            let threads: Vec<_> = senders
+                .into_iter()
+                .map(|list| {
+                    thread::spawn(move || {
+                        for (j, tx) in list {
+                            tx.send(j);
+                        }
+                    })
+                })
+                .collect();
+
+            let joined = timeout(Duration::from_secs(60), async {
+                let mut ok = 0usize;
+                for h in handles {
+                    h.await.expect("a stress task failed");
+                    ok += 1;
+                }
+                ok
+            })
+            .await;
+            for t in threads {
+                t.join().unwrap();
+            }
+            joined
+        });
+        let took = t0.elapsed();
+        let ok = out.unwrap_or_else(|_| panic!("the tasks did not all complete within 60 s"));
+        assert_eq!(ok, 2 * PAIRS + FOREIGN);
+        let bad: Vec<_> = counters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.load(SeqCst) != 1)
+            .map(|(i, c)| (i, c.load(SeqCst)))
+            .take(10)
+            .collect();
+        assert!(bad.is_empty(), "counters not exactly 1 (index, count): {bad:?}");
+        let m = rt.metrics();
+        assert_eq!(m.spawned_tasks, (2 * PAIRS + FOREIGN) as u64);
+        eprintln!(
+            "{} tasks in {took:?}; polls per worker {:?}, steals {:?}, parks {:?}",
+            2 * PAIRS + FOREIGN,
+            m.polls,
+            m.steals,
+            m.parks
+        );
+    });
+}
+
+/// Wake-ups racing with polls: every round, a std thread and a task hand a value back and forth
+/// 2,000 times through oneshots (each hand-off is a cross-thread wake into the runtime).
+#[test]
+fn wakeups_from_std_threads_race_with_polls() {
+    bounded(60, || {
+        let rt = multi();
+        const ROUNDS: usize = 2_000;
+        let (to_thread_tx, to_thread_rx) = mpsc::channel::<(usize, oneshot::Sender<usize>)>();
+        let echo = thread::spawn(move || {
+            let mut n = 0;
+            while let Ok((v, tx)) = to_thread_rx.recv() {
+                tx.send(v * 2);
+                n += 1;
+            }
+            n
+        });
+        let sum = rt.block_on(async move {
+            spawn(async move {
+                let mut sum = 0usize;
+                for i in 0..ROUNDS {
+                    let (tx, rx) = oneshot::channel();
+                    to_thread_tx.send((i, tx)).unwrap();
+                    sum += rx.await.expect("the echo thread dropped the sender");
+                }
+                sum
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(sum, (0..ROUNDS).map(|i| i * 2).sum::<usize>());
+        assert_eq!(echo.join().unwrap(), ROUNDS);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// I/O: a pipe read through a Registration
+// ---------------------------------------------------------------------------------------------
+
+/// Closes an fd when dropped.
+struct Fd(libc::c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: the fd was returned by pipe2 and is owned by this guard; it is closed once.
+        unsafe {
+            libc::close(self.0);
+        }
+    }
+}
+
+/// A pipe: (read end non-blocking, write end blocking).
+fn pipe() -> (Fd, Fd) {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", io::Error::last_os_error());
+    let (rd, wr) = (Fd(fds[0]), Fd(fds[1]));
+    // The writer thread blocks instead of spinning on a full pipe.
+    // SAFETY: fcntl on an fd we own, with valid commands.
+    let r = unsafe {
+        let fl = libc::fcntl(wr.0, libc::F_GETFL);
+        libc::fcntl(wr.0, libc::F_SETFL, fl & !libc::O_NONBLOCK)
+    };
+    assert_eq!(r, 0, "fcntl: {}", io::Error::last_os_error());
+    (rd, wr)
+}
+
+fn read_fd(fd: libc::c_int, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+const BYTES: usize = 10_000;
+
+#[test]
+fn pipe_read_ten_thousand_single_bytes() {
+    bounded(40, || {
+        let rt = multi();
+        let (rd, wr) = pipe();
+        let rd_fd = rd.0;
+        let result = rt.block_on(async move {
+            let reg = Registration::new(rd_fd as usize, Interest::READABLE)
+                .expect("registering the pipe's read end");
+            assert_eq!(reg.fd(), rd_fd as usize);
+            let writer = thread::spawn(move || {
+                for i in 0..BYTES {
+                    let b = [(i % 251) as u8];
+                    // SAFETY: writing one byte from a valid buffer to an fd we own.
+                    let n = unsafe { libc::write(wr.0, b.as_ptr().cast(), 1) };
+                    assert_eq!(n, 1, "write: {}", io::Error::last_os_error());
+                }
+                drop(wr); // EOF for the reader
+            });
+            let read = spawn(async move {
+                let mut got = Vec::with_capacity(BYTES);
+                let mut buf = [0u8; 64];
+                let mut waits = 0usize;
+                'outer: loop {
+                    let ev = poll_fn(|cx| reg.poll_read_ready(cx)).await?;
+                    waits += 1;
+                    loop {
+                        match read_fd(rd_fd, &mut buf) {
+                            Ok(0) => break 'outer,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                reg.clear_readiness(ev);
+                                break;
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                let t = Instant::now();
+                drop(reg); // deregister before the fd is closed
+                Ok::<_, io::Error>((got, waits, t.elapsed()))
+            });
+            let r = timeout(Duration::from_secs(30), read).await;
+            writer.join().unwrap();
+            r
+        });
+        drop(rd);
+        let (got, waits, drop_took) = result
+            .expect("reading 10,000 bytes from the pipe hung (30 s)")
+            .expect("the reader task failed")
+            .expect("read error");
+        assert_eq!(got.len(), BYTES);
+        assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8), "bytes out of order");
+        assert!(waits >= 1);
+        assert!(
+            drop_took < Duration::from_secs(5),
+            "dropping the Registration blocked for {drop_took:?} (until an unrelated event came)"
+        );
+    });
+}
+
+/// `Registration::poll_io` with `WouldBlock` handling done by the runtime.
+#[test]
+fn pipe_poll_io_round_trip() {
+    bounded(8, || {
+        let rt = multi();
+        let (rd, wr) = pipe();
+        let rd_fd = rd.0;
+        let got = rt.block_on(async move {
+            let reg = Registration::new(rd_fd as usize, Interest::READABLE).unwrap();
+            let reader = spawn(async move {
+                let mut buf = [0u8; 16];
+                let n =
+                    poll_fn(|cx| reg.poll_io(cx, Interest::READABLE, || read_fd(rd_fd, &mut buf)))
+                        .await
+                        .unwrap();
+                let t = Instant::now();
+                drop(reg);
+                (buf[..n].to_vec(), t.elapsed())
+            });
+            kq_runtime::task::yield_now().await;
+            // SAFETY: writing from a valid buffer to an fd we own.
+            let n = unsafe { libc::write(wr.0, b"hello".as_ptr().cast(), 5) };
+            assert_eq!(n, 5);
+            timeout(Duration::from_secs(5), reader).await
+        });
+        drop(rd);
+        let (bytes, drop_took) = got.expect("poll_io hung").unwrap();
+        assert_eq!(bytes, b"hello");
+        assert!(drop_took < Duration::from_secs(2), "dropping the Registration took {drop_took:?}");
+    });
+}
+
+/// Dropping a `Registration` deletes its knotes; it must not wait for (and swallow) events of
+/// the runtime's kqueue. On a current-thread runtime nothing else produces events, so a drop that
+/// waits never returns.
+#[test]
+fn dropping_a_registration_does_not_block() {
+    bounded(5, || {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let (rd, _wr) = pipe();
+        rt.block_on(async {
+            let reg = Registration::new(rd.0 as usize, Interest::READABLE).unwrap();
+            drop(reg);
+        });
+    });
+}
+
+/// As above, for an `EventSource`.
+#[test]
+fn dropping_an_event_source_does_not_block() {
+    bounded(5, || {
+        let rt = Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let src =
+                EventSource::new(Kevent::new(USER_IDENT + 7, Filter::User, Flags::CLEAR)).unwrap();
+            drop(src);
+        });
+    });
+}
+
+#[test]
+fn registration_outside_a_runtime_is_an_error() {
+    let (rd, _wr) = pipe();
+    let err = Registration::new(rd.0 as usize, Interest::READABLE).unwrap_err();
+    assert!(!err.to_string().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// EventSource
+// ---------------------------------------------------------------------------------------------
+
+/// Idents far from the runtime's own (it numbers its timers from 1 and uses USER ident 0).
+const USER_IDENT: usize = 1 << 40;
+const TIMER_IDENT: usize = (1 << 40) + 1;
+
+#[test]
+fn event_source_user_knote_triggered_at_registration() {
+    bounded(8, || {
+        let rt = multi();
+        rt.block_on(async {
+            let change = Kevent::new(USER_IDENT, Filter::User, Flags::CLEAR)
+                .with_fflags(note::TRIGGER | note::FFCOPY | 0x2a);
+            let mut src = EventSource::new(change).expect("registering a USER knote");
+            let ev = timeout(Duration::from_secs(5), src.next_event())
+                .await
+                .expect("the triggered USER knote delivered nothing")
+                .expect("the stream ended");
+            assert_eq!(ev.ident, USER_IDENT);
+            assert_eq!(ev.filter, Filter::User);
+            assert_eq!(ev.fflags & note::FFLAGSMASK, 0x2a, "{ev:?}");
+            // EV_CLEAR: no second event without a new trigger.
+            let again = timeout(Duration::from_millis(50), src.next_event()).await;
+            assert!(again.is_err(), "a CLEAR USER knote fired twice: {again:?}");
+        });
+    });
+}
+
+#[test]
+fn event_source_periodic_timer_knote() {
+    bounded(10, || {
+        let rt = multi();
+        rt.block_on(async {
+            let change = Kevent::new(TIMER_IDENT, Filter::Timer, Flags::empty())
+                .with_fflags(note::MSECONDS)
+                .with_data(5);
+            let t0 = Instant::now();
+            let mut src = EventSource::new(change).expect("registering a TIMER knote");
+            let mut expirations = 0i64;
+            for _ in 0..5 {
+                let ev = timeout(Duration::from_secs(5), src.next_event())
+                    .await
+                    .expect("the periodic timer stopped firing")
+                    .expect("the stream ended");
+                assert_eq!((ev.ident, ev.filter), (TIMER_IDENT, Filter::Timer));
+                assert!(ev.data >= 1, "{ev:?}");
+                expirations += ev.data;
+            }
+            let took = t0.elapsed();
+            let min = Duration::from_millis(5 * expirations as u64);
+            assert!(took >= min, "{expirations} expirations of 5 ms in {took:?}");
+            drop(src);
+
+            // A ONESHOT timer: one event, then the stream ends.
+            let change = Kevent::new(TIMER_IDENT, Filter::Timer, Flags::ONESHOT)
+                .with_fflags(note::MSECONDS)
+                .with_data(5);
+            let mut src = EventSource::new(change).unwrap();
+            let first = timeout(Duration::from_secs(5), src.next_event()).await.unwrap();
+            assert!(first.is_some());
+            assert_eq!(timeout(Duration::from_secs(5), src.next_event()).await, Ok(None));
+        });
+    });
+}
+
+#[test]
+fn many_sources_and_tasks_together() {
+    bounded(30, || {
+        let rt = multi();
+        let fired = Arc::new(AtomicUsize::new(0));
+        let f2 = fired.clone();
+        rt.block_on(async move {
+            let hs: Vec<_> = (0..200usize)
+                .map(|i| {
+                    let f = f2.clone();
+                    spawn(async move {
+                        let change =
+                            Kevent::new(TIMER_IDENT + 1 + i, Filter::Timer, Flags::ONESHOT)
+                                .with_fflags(note::MSECONDS)
+                                .with_data(1 + (i % 20) as i64);
+                        let mut src = EventSource::new(change).unwrap();
+                        if src.next_event().await.is_some() {
+                            f.fetch_add(1, SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            let r = timeout(Duration::from_secs(20), async {
+                for h in hs {
+                    h.await.unwrap();
+                }
+            })
+            .await;
+            assert!(r.is_ok(), "200 ONESHOT timer sources did not all fire");
+        });
+        assert_eq!(fired.load(SeqCst), 200);
+    });
+}
