@@ -56,15 +56,6 @@ fn wait_proc(kq: &Kqueue, pid: u32, limit: Duration) -> io::Result<Option<Kevent
     }
 }
 
-/// Applies one change with room for its echo and returns the echoed errno (0 on success).
-fn echo_errno(kq: &Kqueue, change: Kevent) -> io::Result<i64> {
-    let mut out = [Kevent::default(); 4];
-    let n = kq.kevent(&[change.with_udata(99)], &mut out, Some(Duration::ZERO))?;
-    assert_eq!(n, 1, "one ERROR entry expected for {change:?}, got {:?}", &out[..n]);
-    assert_eq!(out[0].flags, Flags::ERROR, "{:?}", out[0]);
-    assert_eq!((out[0].ident, out[0].filter, out[0].udata), (change.ident, change.filter, 99));
-    Ok(out[0].data)
-}
 
 /// The state letter and parent pid of process `pid` from `/proc/<pid>/stat`.
 fn proc_state(pid: u32) -> Option<(char, i32)> {

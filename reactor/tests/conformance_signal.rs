@@ -69,22 +69,7 @@ fn expect_signal(kq: &Kqueue, sig: i32) -> io::Result<Kevent> {
     Ok(wait_signal(kq, sig, LIMIT)?.unwrap_or_else(|| panic!("signal {sig} was not reported")))
 }
 
-/// Asserts that nothing is pending on `kq` (collecting briefly, so that the signal pipe is read).
-fn assert_quiet(kq: &Kqueue, what: &str) -> io::Result<()> {
-    let events = collect(kq, Some(Duration::from_millis(100)))?;
-    assert!(events.is_empty(), "{what}: expected no event, got {events:?}");
-    Ok(())
-}
 
-/// Applies one change with room for its echo and returns the echoed errno (0 on success).
-fn echo_errno(kq: &Kqueue, change: Kevent) -> io::Result<i64> {
-    let mut out = [Kevent::default(); 4];
-    let n = kq.kevent(&[change.with_udata(99)], &mut out, Some(Duration::ZERO))?;
-    assert_eq!(n, 1, "one ERROR entry expected for {change:?}, got {:?}", &out[..n]);
-    assert_eq!(out[0].flags, Flags::ERROR, "{:?}", out[0]);
-    assert_eq!((out[0].ident, out[0].filter, out[0].udata), (change.ident, change.filter, 99));
-    Ok(out[0].data)
-}
 
 // ---------------------------------------------------------------------------------------------
 // 35. data = count since the last retrieval.

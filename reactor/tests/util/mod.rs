@@ -112,3 +112,22 @@ pub fn change_errno(kq: &Kqueue, change: Kevent) -> i32 {
         Err(e) => e.raw_os_error().expect("a change fails with an errno"),
     }
 }
+
+/// Applies one change with room for its echo and returns the echoed errno (0 on success),
+/// checking that ident, filter and udata come back intact.
+pub fn echo_errno(kq: &Kqueue, change: Kevent) -> io::Result<i64> {
+    let mut out = [Kevent::default(); 4];
+    let n = kq.kevent(&[change.with_udata(99)], &mut out, Some(Duration::ZERO))?;
+    assert_eq!(n, 1, "one ERROR entry expected for {change:?}, got {:?}", &out[..n]);
+    assert_eq!(out[0].flags, Flags::ERROR, "{:?}", out[0]);
+    assert_eq!((out[0].ident, out[0].filter, out[0].udata), (change.ident, change.filter, 99));
+    Ok(out[0].data)
+}
+
+/// Asserts that nothing is pending on `kq`, collecting for 100 ms (so that events the OS already
+/// queued, from inotify or the signal pipe, are read).
+pub fn assert_quiet(kq: &Kqueue, what: &str) -> io::Result<()> {
+    let events = collect(kq, Some(Duration::from_millis(100)))?;
+    assert!(events.is_empty(), "{what}: expected no event, got {events:?}");
+    Ok(())
+}
