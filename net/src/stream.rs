@@ -27,6 +27,8 @@ impl RawStream for std::os::unix::net::UnixStream {
     }
 }
 
+/// Reads when ready. A read that fills less than `buf` drained the socket: its readiness is
+/// cleared at once (as tokio does), which saves the `WouldBlock` read that would find out.
 pub(crate) fn poll_read<T>(
     io: &AsyncFd<T>,
     cx: &mut Context<'_>,
@@ -36,9 +38,21 @@ where
     T: RawStream,
     for<'a> &'a T: Read,
 {
-    io.poll_io(cx, Interest::READABLE, || io.get_ref().read(buf))
+    let reg = io.registration();
+    loop {
+        let ev = std::task::ready!(reg.poll_read_ready(cx))?;
+        match io.get_ref().read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.clear_readiness(ev),
+            Ok(n) if n > 0 && n < buf.len() => {
+                reg.clear_readiness(ev);
+                return Poll::Ready(Ok(n));
+            }
+            r => return Poll::Ready(r),
+        }
+    }
 }
 
+/// Writes when ready; a short write means the send buffer is full, so readiness is cleared.
 pub(crate) fn poll_write<T>(
     io: &AsyncFd<T>,
     cx: &mut Context<'_>,
@@ -48,7 +62,18 @@ where
     T: RawStream,
     for<'a> &'a T: Write,
 {
-    io.poll_io(cx, Interest::WRITABLE, || io.get_ref().write(buf))
+    let reg = io.registration();
+    loop {
+        let ev = std::task::ready!(reg.poll_write_ready(cx))?;
+        match io.get_ref().write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.clear_readiness(ev),
+            Ok(n) if n > 0 && n < buf.len() => {
+                reg.clear_readiness(ev);
+                return Poll::Ready(Ok(n));
+            }
+            r => return Poll::Ready(r),
+        }
+    }
 }
 
 pub(crate) fn poll_write_vectored<T>(

@@ -70,6 +70,16 @@ impl Flags {
 pub mod note {
     /// READ/WRITE: `data` is a low-water mark; no event below it.
     pub const LOWAT: u32 = 0x0001;
+    /// READ/WRITE, kq's own: trust the backend's readiness edges instead of asking the source.
+    ///
+    /// Only with `CLEAR`, `ONESHOT` or `DISPATCH` (a level knote ignores it). An edge from the
+    /// OS is delivered as it came: `data` is 0 (unknown), `EOF` is the hang-up the OS reported,
+    /// and the event is not re-checked at collection, so it may be stale (the reader then gets
+    /// `WouldBlock`). Registration, `ENABLE` and modifications still evaluate the source. This is
+    /// what an async runtime wants (kq-runtime uses it): on Linux it saves the `fstat`, `poll(2)`
+    /// and `ioctl` calls per event that exact `data` costs. The caller must delete the knotes
+    /// before closing the fd (the identity check is one of the calls saved).
+    pub const NODATA: u32 = 0x0200_0000;
 
     /// TIMER: `data` is in seconds.
     pub const SECONDS: u32 = 0x0001;

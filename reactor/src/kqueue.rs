@@ -271,10 +271,11 @@ impl Shared {
                 st.os.handle(&ev, &mut st.core);
                 continue;
             }
-            let keys: Vec<usize> = st.core.fd_knotes(ev.token).collect();
             let (core, mut io) = st.split(self);
-            for key in keys {
-                core.activate(key, &mut io);
+            for filter in [Filter::Read, Filter::Write, Filter::Vnode] {
+                if let Some(key) = core.key_of(ev.token, filter) {
+                    core.activate_edge(key, ev.ready, &mut io);
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use kq_reactor::{Filter, Flags, Kevent};
+use kq_reactor::{note, Filter, Flags, Kevent};
 
 pub use crate::driver::ReadyEvent;
 use crate::driver::{Direction, ScheduledIo};
@@ -81,13 +81,18 @@ impl Registration {
     pub fn with_handle(fd: usize, interest: Interest, handle: &Handle) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo::default());
         let reg = Registration { handle: handle.clone(), io, fd, interest };
+        // Edge-triggered, and readiness only: the runtime never needs `data`, and stale readiness
+        // just costs a WouldBlock (see `note::NODATA`).
         let flags = Flags::ADD | Flags::CLEAR;
+        let knote = |filter| {
+            Kevent::new(fd, filter, flags).with_fflags(note::NODATA).with_udata(reg.io.udata())
+        };
         let mut changes = Vec::with_capacity(2);
         if interest.is_readable() {
-            changes.push(Kevent::new(fd, Filter::Read, flags).with_udata(reg.io.udata()));
+            changes.push(knote(Filter::Read));
         }
         if interest.is_writable() {
-            changes.push(Kevent::new(fd, Filter::Write, flags).with_udata(reg.io.udata()));
+            changes.push(knote(Filter::Write));
         }
         reg.handle.shared.driver.apply(&changes)?;
         Ok(reg)

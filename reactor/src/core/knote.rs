@@ -97,6 +97,13 @@ impl Knote {
         }
     }
 
+    /// A READ/WRITE knote that trusts the backend's edges (`NOTE_NODATA` with an edge mode).
+    pub fn trusts_edges(&self) -> bool {
+        matches!(self.kind, Kind::Fd { .. })
+            && self.sfflags & crate::kevent::note::NODATA != 0
+            && self.flags.intersects(Flags::CLEAR | Flags::ONESHOT | Flags::DISPATCH)
+    }
+
     /// Ready to be put on the queue: active, enabled and not already queued.
     pub fn wants_queue(&self) -> bool {
         self.status & (Status::ACTIVE | Status::DISABLED | Status::QUEUED) == Status::ACTIVE

@@ -340,6 +340,25 @@ impl Core {
         }
     }
 
+    /// The backend reported readiness `ready` (`READY_*` bits) on the fd of `key`: a knote that
+    /// trusts edges takes it as is; the others are evaluated against the source.
+    pub fn activate_edge(&mut self, key: usize, ready: u8, io: &mut dyn Io) {
+        use crate::sys::{READY_ERR, READY_RDHUP, READY_READ, READY_WRHUP, READY_WRITE};
+        let Some(kn) = self.knotes.get_mut(key) else { return };
+        if !kn.trusts_edges() {
+            return self.evaluate_and_observe(key, io);
+        }
+        let (want, hup) = match kn.filter {
+            Filter::Write => (READY_WRITE | READY_WRHUP | READY_ERR, READY_WRHUP | READY_ERR),
+            _ => (READY_READ | READY_RDHUP | READY_ERR, READY_RDHUP | READY_ERR),
+        };
+        if ready & want != 0 {
+            kn.eof = ready & hup != 0;
+            kn.status.insert(Status::ACTIVE);
+            self.enqueue_if_wanted(key);
+        }
+    }
+
     /// Like `evaluate_and_queue`, but a disabled knote is observed too (its ACTIVE bit is kept
     /// for EV_ENABLE), as FreeBSD's filters keep running while a knote is disabled.
     fn evaluate_and_observe(&mut self, key: usize, io: &mut dyn Io) {
@@ -411,7 +430,8 @@ impl Core {
                 self.drop_knote(key, io);
                 continue;
             }
-            match evaluate(kn, io) {
+            let holds = if kn.trusts_edges() { Ok(true) } else { evaluate(kn, io) };
+            match holds {
                 Ok(true) => {}
                 Ok(false) => {
                     kn.status.remove(Status::QUEUED | Status::ACTIVE);

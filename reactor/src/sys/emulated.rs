@@ -76,8 +76,17 @@ impl Backend {
         let mut guard = self.poll.lock();
         let (poll, events) = &mut *guard;
         poll.poll(events, timeout)?;
-        let tokens = events.iter().map(|e| e.token().0).filter(|&t| t != WAKER.0);
-        out.extend(tokens.map(|token| OsEvent { token, ..OsEvent::default() }));
+        for e in events.iter().filter(|e| e.token() != WAKER) {
+            let ready = [
+                (e.is_readable(), super::READY_READ),
+                (e.is_writable(), super::READY_WRITE),
+                (e.is_read_closed(), super::READY_RDHUP),
+                (e.is_write_closed(), super::READY_WRHUP),
+                (e.is_error(), super::READY_ERR),
+            ];
+            let ready = ready.iter().filter(|(on, _)| *on).fold(0, |acc, (_, bit)| acc | bit);
+            out.push(OsEvent { token: e.token().0, ready, ..OsEvent::default() });
+        }
         Ok(())
     }
 

@@ -151,12 +151,21 @@ impl Backend {
                 continue;
             }
             let token = ev.udata as usize;
+            let eof = ev.flags as u32 & libc::EV_EOF as u32 != 0;
+            let ready = if filter == libc::EVFILT_READ as i64 {
+                super::READY_READ | if eof { super::READY_RDHUP } else { 0 }
+            } else if filter == libc::EVFILT_WRITE as i64 {
+                super::READY_WRITE | if eof { super::READY_WRHUP } else { 0 }
+            } else {
+                0
+            };
             out.push(OsEvent {
                 token,
                 ident: ev.ident as usize,
                 filter: super::kqueue_notes::filter_of(filter),
                 fflags: ev.fflags as u32,
                 data: ev.data as i64,
+                ready,
             });
         }
         buf.clear();

@@ -39,7 +39,20 @@ pub(crate) struct OsEvent {
     pub fflags: u32,
     #[cfg_attr(not(kq_native), allow(dead_code))]
     pub data: i64,
+    /// For fd tokens: the readiness the OS reported (`READY_*` bits).
+    pub ready: u8,
 }
+
+/// Readable.
+pub(crate) const READY_READ: u8 = 1;
+/// Writable.
+pub(crate) const READY_WRITE: u8 = 2;
+/// The read side hung up.
+pub(crate) const READY_RDHUP: u8 = 4;
+/// The write side hung up (or the peer is gone).
+pub(crate) const READY_WRHUP: u8 = 8;
+/// An error is pending.
+pub(crate) const READY_ERR: u8 = 16;
 
 #[cfg(all(unix, not(loom)))]
 pub(crate) mod source;

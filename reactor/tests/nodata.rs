@@ -1,0 +1,67 @@
+//! `note::NODATA`: READ/WRITE knotes that trust the backend's edges (what kq-runtime uses).
+mod util;
+
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
+use util::*;
+
+fn edge_read(fd: usize, udata: u64) -> Kevent {
+    add(fd, Filter::Read, Flags::CLEAR).with_fflags(note::NODATA).with_udata(udata)
+}
+
+/// Waits up to 5 s for the events of one collection.
+fn wait(kq: &Kqueue) -> io::Result<Vec<Kevent>> {
+    collect(kq, Some(Duration::from_secs(5)))
+}
+
+#[test]
+fn nodata_edge_reports_readiness_without_data() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let (a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    register(&kq, &[edge_read(ident(&a), 1)])?;
+    assert!(poll(&kq)?.is_empty(), "nothing to read yet");
+    write_fd(&b, b"hello")?;
+    let ev = wait(&kq)?;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!((ev[0].ident, ev[0].filter, ev[0].udata), (ident(&a), Filter::Read, 1));
+    assert_eq!(ev[0].data, 0, "NODATA: data is not computed");
+    assert!(ev[0].flags.contains(Flags::CLEAR));
+    assert!(poll(&kq)?.is_empty(), "an edge is delivered once");
+    write_fd(&b, b"more")?;
+    assert_eq!(wait(&kq)?.len(), 1, "new data, new edge");
+    drop(b);
+    let ev = wait(&kq)?;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert!(ev[0].flags.contains(Flags::EOF), "hang-up reported from the OS edge: {ev:?}");
+    Ok(())
+}
+
+#[test]
+fn nodata_registration_still_evaluates_the_source() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let (a, b) = UnixStream::pair()?;
+    write_fd(&b, b"already there")?;
+    register(&kq, &[edge_read(ident(&a), 2)])?;
+    let ev = poll(&kq)?;
+    assert_eq!(ev.len(), 1, "data present at EV_ADD fires at once: {ev:?}");
+    assert_eq!(ev[0].data, 13, "the registration-time evaluation still fills data");
+    Ok(())
+}
+
+#[test]
+fn nodata_is_ignored_by_a_level_knote() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let (a, b) = UnixStream::pair()?;
+    register(&kq, &[add(ident(&a), Filter::Read, Flags::empty()).with_fflags(note::NODATA)])?;
+    write_fd(&b, b"abc")?;
+    let ev = wait(&kq)?;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].data, 3, "a level knote is evaluated as usual");
+    read_fd(&a, 3)?;
+    assert!(poll(&kq)?.is_empty(), "and dropped once drained");
+    Ok(())
+}
