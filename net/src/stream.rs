@@ -323,6 +323,9 @@ macro_rules! impl_stream {
             }
 
             /// Borrowed halves, usable from one task each.
+            ///
+            /// With `futures_util::AsyncReadExt` in scope, `stream.split()` resolves to that
+            /// trait's `split(self)`; call `TcpStream::split(&mut stream)` for this one.
             pub fn split(&mut self) -> ($crate::stream::ReadHalf<'_, $ty>, $crate::stream::WriteHalf<'_, $ty>) {
                 ($crate::stream::ReadHalf(self), $crate::stream::WriteHalf(self))
             }

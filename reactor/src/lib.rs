@@ -36,6 +36,12 @@
 //! from asking the source itself at collection (a zero-timeout `poll(2)` and `FIONREAD` or
 //! `SIOCOUTQ`), so they are exact on an edge-triggered poller.
 //!
+//! # Socket errors on Linux
+//!
+//! An EOF event carries the socket's pending error in `fflags`, as on FreeBSD. Linux has no way
+//! to read it but `SO_ERROR`, which clears it: after such an event the application's own read
+//! returns end-of-file instead of the error. Knotes with [`note::NODATA`] never read it.
+//!
 //! # Closed and reused descriptors
 //!
 //! A knote remembers the identity (`st_dev`, `st_ino`) of its fd's file. Each evaluation checks

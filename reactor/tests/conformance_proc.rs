@@ -56,7 +56,6 @@ fn wait_proc(kq: &Kqueue, pid: u32, limit: Duration) -> io::Result<Option<Kevent
     }
 }
 
-
 /// The state letter and parent pid of process `pid` from `/proc/<pid>/stat`.
 fn proc_state(pid: u32) -> Option<(char, i32)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

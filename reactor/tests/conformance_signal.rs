@@ -69,8 +69,6 @@ fn expect_signal(kq: &Kqueue, sig: i32) -> io::Result<Kevent> {
     Ok(wait_signal(kq, sig, LIMIT)?.unwrap_or_else(|| panic!("signal {sig} was not reported")))
 }
 
-
-
 // ---------------------------------------------------------------------------------------------
 // 35. data = count since the last retrieval.
 

@@ -100,8 +100,6 @@ fn expect_notes(kq: &Kqueue, fd: &impl AsRawFd, udata: u64, want: u32) -> io::Re
     Ok(seen)
 }
 
-
-
 /// Creates `path` with `len` bytes and returns it opened for reading and writing.
 fn file_with(path: &Path, len: usize) -> io::Result<File> {
     let mut f = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;

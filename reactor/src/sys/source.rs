@@ -185,7 +185,10 @@ pub(crate) fn probe(
     }
     let err = re & libc::POLLERR != 0;
     let mut p = Probe::default();
-    if err && matches!(ty, FdType::Socket | FdType::Listener) {
+    // The socket error goes in fflags, as on FreeBSD. Linux can only read it by clearing it
+    // (SO_ERROR), so the application's next read no longer sees it: a NODATA knote, which asks
+    // for readiness only, leaves it alone.
+    if err && sfflags & note::NODATA == 0 && matches!(ty, FdType::Socket | FdType::Listener) {
         p.fflags = getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_ERROR).unwrap_or(0) as u32;
     }
     match filter {

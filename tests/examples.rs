@@ -1,0 +1,202 @@
+//! A kq program that stops on Ctrl-C the way `examples/echo_server.rs` does (a SIGNAL knote
+//! through `kq::io::EventSource`, selected against `accept`) exits cleanly when sent SIGINT.
+//!
+//! The program is this test binary re-run as a child process (an env var selects the child
+//! role): it serves echo on 127.0.0.1:0 and prints its address; the parent echoes through it on
+//! two connections, sends SIGINT, and expects exit status 0 and the example's goodbye line.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{select, Either};
+use futures_util::{AsyncReadExt, AsyncWriteExt};
+use kq::net::{TcpListener, TcpStream};
+use kq::{Filter, Flags, Kevent};
+
+const CHILD_VAR: &str = "KQ_EXAMPLES_SIGINT_CHILD";
+const TEST_NAME: &str = "sigint_stops_an_echo_server_cleanly";
+
+/// The example's echo loop.
+async fn echo(mut stream: TcpStream) -> io::Result<u64> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut total = 0;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        stream.write_all(&buf[..n]).await?;
+        total += n as u64;
+    }
+}
+
+/// The example's `main`, on 127.0.0.1:0, with one change: SIGINT is watched before the address
+/// is printed, so the parent's SIGINT (sent once it reads the address) cannot come first.
+#[kq::main]
+async fn echo_server_main() -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let mut sigint =
+        kq::io::EventSource::new(Kevent::new(libc::SIGINT as usize, Filter::Signal, Flags::ADD))?;
+    println!("echo server listening on {}", listener.local_addr()?);
+    io::stdout().flush()?;
+    let mut connections = 0u64;
+    loop {
+        let accept = Box::pin(listener.accept());
+        let ctrl_c = Box::pin(sigint.next_event());
+        match select(accept, ctrl_c).await {
+            Either::Left((accepted, _)) => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                connections += 1;
+                stream.set_nodelay(true)?;
+                kq::spawn(async move {
+                    if let Err(e) = echo(stream).await {
+                        eprintln!("{peer}: {e}");
+                    }
+                });
+            }
+            Either::Right(_) => {
+                println!("\nCtrl-C: stopping after {connections} connections");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The child process: killed (SIGKILL) and reaped if the test ends before it exits, so no child
+/// outlives a failed test.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn get(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("child")
+    }
+
+    fn pid(&self) -> libc::pid_t {
+        self.0.as_ref().expect("child").id() as libc::pid_t
+    }
+
+    /// Reaps the child (which has closed its stdout, so it has exited or is exiting).
+    fn wait(mut self) -> std::process::ExitStatus {
+        self.0.take().expect("child").wait().expect("wait")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for the next stdout line of the child, until `deadline`.
+fn next_line(lines: &mpsc::Receiver<String>, deadline: Instant, what: &str) -> String {
+    let left = deadline.saturating_duration_since(Instant::now());
+    lines.recv_timeout(left).unwrap_or_else(|e| panic!("child's stdout, waiting for {what}: {e}"))
+}
+
+#[test]
+fn sigint_stops_an_echo_server_cleanly() {
+    if std::env::var(CHILD_VAR).is_ok() {
+        echo_server_main().expect("echo server");
+        return;
+    }
+    let child = Command::new(std::env::current_exe().expect("current_exe"))
+        .args([TEST_NAME, "--exact", "--test-threads=1", "--nocapture"])
+        .env(CHILD_VAR, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the child");
+    let mut child = KillOnDrop(Some(child));
+    let pid = child.pid();
+    let (line_tx, lines) = mpsc::channel();
+    let stdout = child.get().stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stderr = child.get().stderr.take().expect("stderr");
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr: SocketAddr = loop {
+        let line = next_line(&lines, deadline, "the address");
+        // (libtest's "test NAME ... " may share the line.)
+        const PREFIX: &str = "echo server listening on ";
+        if let Some(at) = line.find(PREFIX) {
+            break line[at + PREFIX.len()..].parse().expect("address");
+        }
+    };
+
+    // Two connections through the server; the second stays open across the SIGINT.
+    let mut streams = Vec::new();
+    for msg in [&b"first connection\n"[..], b"second connection\n"] {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("read timeout");
+        s.write_all(msg).expect("write");
+        let mut back = vec![0u8; msg.len()];
+        s.read_exact(&mut back).expect("echo");
+        assert_eq!(back, msg);
+        streams.push(s);
+    }
+    drop(streams.remove(0));
+
+    // SAFETY: kill(2) sends SIGINT to our own child, not reaped yet (only `KillOnDrop` waits).
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0, "kill: {}", io::Error::last_os_error());
+
+    // The rest of stdout, up to its end: the child exits (bounded by the deadline).
+    let mut rest = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => rest.push(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                drop(child); // SIGKILL, so that stderr ends
+                panic!(
+                    "the child did not exit within 30 s of starting (SIGINT sent); killed. \
+                     stdout after the address: {rest:?}\n--- stderr\n{}",
+                    stderr.join().unwrap_or_default()
+                );
+            }
+        }
+    }
+    let exit = child.wait();
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(exit.success(), "exit status {exit} after SIGINT\n--- stderr\n{stderr}");
+    assert!(
+        rest.iter().any(|l| l == "Ctrl-C: stopping after 2 connections"),
+        "goodbye line missing; stdout after the address: {rest:?}\n--- stderr\n{stderr}"
+    );
+    assert!(rest.iter().any(|l| l.contains("1 passed")), "child test result: {rest:?}");
+
+    // The open connection was closed when the program ended.
+    let mut s = streams.pop().expect("second stream");
+    let mut buf = [0u8; 8];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("unexpected bytes after exit: {:?}", &buf[..n]),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}"),
+    }
+}
