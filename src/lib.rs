@@ -25,3 +25,8 @@ pub use kq_reactor as reactor;
 pub use kq_reactor::{Filter, Flags, Kevent, Kqueue, LockStats};
 pub use kq_runtime::io;
 pub use kq_runtime::{runtime, spawn, task, time, Runtime};
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
