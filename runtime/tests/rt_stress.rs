@@ -6,103 +6,21 @@
 //! Every test body runs under a watchdog, so that a lost wake-up fails the test instead of
 //! hanging the suite.
 
-use std::future::{poll_fn, Future};
+mod util;
+use util::*;
+
+use std::future::poll_fn;
 use std::io;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use kq_reactor::{note, Filter, Flags, Kevent};
 use kq_runtime::io::{EventSource, Interest, Registration};
 use kq_runtime::runtime::Builder;
+use kq_runtime::spawn;
 use kq_runtime::time::timeout;
-use kq_runtime::{spawn, Runtime};
-
-/// Runs `f` on its own thread and fails the test if it has not returned after `secs` seconds.
-fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let r = catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => {
-            let _ = worker.join();
-            v
-        }
-        Ok(Err(panic)) => resume_unwind(panic),
-        Err(_) => panic!("the test body did not finish within {secs} s: it hangs"),
-    }
-}
-
-fn multi() -> Runtime {
-    Builder::new_multi_thread().worker_threads(2).build().unwrap()
-}
-
-/// A minimal oneshot channel (futures-util's channels are not enabled here).
-mod oneshot {
-    use super::*;
-
-    struct Inner<T> {
-        value: Option<T>,
-        waker: Option<Waker>,
-        closed: bool,
-    }
-
-    pub struct Sender<T>(Arc<Mutex<Inner<T>>>);
-    pub struct Receiver<T>(Arc<Mutex<Inner<T>>>);
-
-    pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-        let inner = Arc::new(Mutex::new(Inner { value: None, waker: None, closed: false }));
-        (Sender(inner.clone()), Receiver(inner))
-    }
-
-    impl<T> Sender<T> {
-        pub fn send(self, v: T) {
-            let waker = {
-                let mut g = self.0.lock().unwrap();
-                g.value = Some(v);
-                g.waker.take()
-            };
-            if let Some(w) = waker {
-                w.wake();
-            }
-        }
-    }
-
-    impl<T> Drop for Sender<T> {
-        fn drop(&mut self) {
-            let waker = {
-                let mut g = self.0.lock().unwrap();
-                g.closed = true;
-                g.waker.take()
-            };
-            if let Some(w) = waker {
-                w.wake();
-            }
-        }
-    }
-
-    /// Resolves to `Some(value)`, or `None` if the sender was dropped without sending.
-    impl<T> Future for Receiver<T> {
-        type Output = Option<T>;
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-            let mut g = self.0.lock().unwrap();
-            if let Some(v) = g.value.take() {
-                return Poll::Ready(Some(v));
-            }
-            if g.closed {
-                return Poll::Ready(None);
-            }
-            g.waker = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // 100,000 tasks with cross-thread wake-ups

@@ -6,50 +6,26 @@
 //! Only lower bounds of elapsed time are asserted (upper bounds only very loosely), and every
 //! test body runs under a watchdog so that a hang fails instead of stalling the suite.
 
+mod util;
+use util::*;
+
 use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::sync::mpsc;
 use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use kq_runtime::runtime::Builder;
+use kq_runtime::spawn;
 use kq_runtime::task;
 use kq_runtime::time::error::Elapsed;
 use kq_runtime::time::{
     interval, interval_at, sleep, sleep_until, timeout, timeout_at, Instant, Interval,
     MissedTickBehavior,
 };
-use kq_runtime::{spawn, Runtime};
 use tokio_test::{assert_pending, assert_ready, assert_ready_eq};
 
 /// Very loose upper bound for things that should take milliseconds.
 const LOOSE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on its own thread and fails the test if it has not returned after `secs` seconds.
-fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let r = catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => {
-            let _ = worker.join();
-            v
-        }
-        Ok(Err(panic)) => resume_unwind(panic),
-        Err(_) => panic!("the test body did not finish within {secs} s: it hangs"),
-    }
-}
-
-fn flavors() -> Vec<(&'static str, Runtime)> {
-    vec![
-        ("current_thread", Builder::new_current_thread().build().unwrap()),
-        ("multi_thread", Builder::new_multi_thread().worker_threads(2).build().unwrap()),
-    ]
-}
 
 /// Polls the next tick once, with the current task's waker.
 async fn poll_tick_once(iv: &mut Interval) -> Poll<Instant> {

@@ -1,0 +1,107 @@
+//! Helpers shared by the runtime's integration tests.
+#![allow(dead_code)] // each test file uses a subset
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use kq_runtime::runtime::Builder;
+use kq_runtime::Runtime;
+
+/// Runs `f` on its own thread and fails the test if it has not returned after `secs` seconds.
+pub fn bounded<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let worker = thread::Builder::new()
+        .name("test-body".into())
+        .spawn(move || {
+            let r = catch_unwind(AssertUnwindSafe(f));
+            let _ = tx.send(r);
+        })
+        .unwrap();
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(Ok(v)) => {
+            let _ = worker.join();
+            v
+        }
+        Ok(Err(panic)) => resume_unwind(panic),
+        Err(_) => panic!("the test body did not finish within {secs} s: it hangs"),
+    }
+}
+
+pub fn current() -> Runtime {
+    Builder::new_current_thread().build().unwrap()
+}
+
+pub fn multi() -> Runtime {
+    Builder::new_multi_thread().worker_threads(2).build().unwrap()
+}
+
+/// Both flavors, each with its name.
+pub fn flavors() -> Vec<(&'static str, Runtime)> {
+    vec![("current_thread", current()), ("multi_thread", multi())]
+}
+
+/// A minimal oneshot channel (futures-util's channels are not enabled here).
+pub mod oneshot {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
+
+    struct Inner<T> {
+        value: Option<T>,
+        waker: Option<Waker>,
+        closed: bool,
+    }
+
+    pub struct Sender<T>(Arc<Mutex<Inner<T>>>);
+    pub struct Receiver<T>(Arc<Mutex<Inner<T>>>);
+
+    pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+        let inner = Arc::new(Mutex::new(Inner { value: None, waker: None, closed: false }));
+        (Sender(inner.clone()), Receiver(inner))
+    }
+
+    impl<T> Sender<T> {
+        pub fn send(self, v: T) {
+            let waker = {
+                let mut g = self.0.lock().unwrap();
+                g.value = Some(v);
+                g.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    impl<T> Drop for Sender<T> {
+        fn drop(&mut self) {
+            let waker = {
+                let mut g = self.0.lock().unwrap();
+                g.closed = true;
+                g.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    /// Resolves to `Some(value)`, or `None` if the sender was dropped without sending.
+    impl<T> Future for Receiver<T> {
+        type Output = Option<T>;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            let mut g = self.0.lock().unwrap();
+            if let Some(v) = g.value.take() {
+                return Poll::Ready(Some(v));
+            }
+            if g.closed {
+                return Poll::Ready(None);
+            }
+            g.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
