@@ -75,8 +75,9 @@ pub mod note {
     /// Only with `CLEAR`, `ONESHOT` or `DISPATCH` (a level knote ignores it). An edge from the
     /// OS is delivered as it came: `data` is 0 (unknown), `EOF` is the hang-up the OS reported,
     /// and the event is not re-checked at collection, so it may be stale (the reader then gets
-    /// `WouldBlock`). Registration, `ENABLE` and modifications still evaluate the source (but
-    /// never read the socket error, which Linux clears when it is read). This is
+    /// `WouldBlock`). At registration the backend's watch is (re-)armed so that the current
+    /// readiness arrives as an edge; `ENABLE` and modifications evaluate the source (never reading
+    /// the socket error, which Linux clears when it is read). This is
     /// what an async runtime wants (kq-runtime uses it): on Linux it saves the `fstat`, `poll(2)`
     /// and `ioctl` calls per event that exact `data` costs. The caller must delete the knotes
     /// before closing the fd (the identity check is one of the calls saved).

@@ -426,6 +426,22 @@ impl crate::core::Io for IoCtx<'_> {
         }
     }
 
+    fn arm_edges(&mut self, kn: &Knote, first: bool) -> bool {
+        #[cfg(all(unix, not(loom)))]
+        {
+            match kn.kind {
+                Kind::Fd { ty: crate::core::FdType::File, .. } => false,
+                Kind::Fd { .. } => first || self.shared.backend.rearm_fd(kn.ident).is_ok(),
+                _ => false,
+            }
+        }
+        #[cfg(not(all(unix, not(loom))))]
+        {
+            let _ = (kn, first);
+            false
+        }
+    }
+
     fn detach_fd(&mut self, kn: &Knote, last: bool) {
         #[cfg(all(unix, not(loom)))]
         {

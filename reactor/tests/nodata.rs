@@ -41,14 +41,20 @@ fn nodata_edge_reports_readiness_without_data() -> io::Result<()> {
 }
 
 #[test]
-fn nodata_registration_still_evaluates_the_source() -> io::Result<()> {
+fn nodata_registration_reports_current_readiness() -> io::Result<()> {
     let kq = Kqueue::new()?;
     let (a, b) = UnixStream::pair()?;
     write_fd(&b, b"already there")?;
     register(&kq, &[edge_read(ident(&a), 2)])?;
     let ev = poll(&kq)?;
     assert_eq!(ev.len(), 1, "data present at EV_ADD fires at once: {ev:?}");
-    assert_eq!(ev[0].data, 13, "the registration-time evaluation still fills data");
+    assert_eq!((ev[0].filter, ev[0].udata, ev[0].data), (Filter::Read, 2, 0));
+    // A WRITE knote added later on the same fd (the watch exists already: it is re-armed)
+    // reports the current writability too.
+    let write = add(ident(&a), Filter::Write, Flags::CLEAR).with_fflags(note::NODATA).with_udata(3);
+    register(&kq, &[write])?;
+    let ev = poll(&kq)?;
+    assert!(ev.iter().any(|e| e.filter == Filter::Write && e.udata == 3), "{ev:?}");
     Ok(())
 }
 

@@ -26,6 +26,10 @@ pub(crate) trait Io {
     /// Sets up a new READ/WRITE knote on an open fd whose file is `identity`: a plain fd, or
     /// another kqueue (nesting). `first`: no other READ/WRITE knote of this kqueue watches the fd.
     fn attach_fd(&mut self, kev: &Kevent, identity: (u64, u64), first: bool) -> Result<Kind, i32>;
+    /// For a knote that trusts edges: makes the backend report the fd's current readiness as an
+    /// edge (a fresh watch does; otherwise the watch is re-armed). False when it cannot, and the
+    /// knote must be evaluated instead (a regular file, which epoll does not watch).
+    fn arm_edges(&mut self, kn: &Knote, first: bool) -> bool;
     /// Undoes `attach_fd` (`last`: no other READ/WRITE knote of this kqueue watches the fd).
     fn detach_fd(&mut self, kn: &Knote, last: bool);
     /// Sets up a VNODE, PROC or SIGNAL knote (`EOPNOTSUPP` where the platform has no such source).
@@ -158,11 +162,11 @@ impl Core {
     ) -> Result<(), i32> {
         let mut flags = kev.flags & Flags::STORED;
         let mut sfflags = kev.fflags;
+        let mut first = false;
         let kind = match kev.filter {
             Filter::Read | Filter::Write => {
                 let identity = identity.ok_or(libc::EBADF)?;
-                let first =
-                    !self.has(kev.ident, Filter::Read) && !self.has(kev.ident, Filter::Write);
+                first = !self.has(kev.ident, Filter::Read) && !self.has(kev.ident, Filter::Write);
                 let kind = io.attach_fd(kev, identity, first)?;
                 self.fds.insert(kev.ident, identity);
                 kind
@@ -206,8 +210,11 @@ impl Core {
         });
         self.table.insert((kev.ident, kev.filter), key);
         self.arm_timer(key);
+        let kn = &self.knotes[key];
         if kev.flags.contains(Flags::DISABLE) {
             self.knotes[key].status.insert(Status::DISABLED);
+        } else if kn.trusts_edges() && io.arm_edges(kn, first) {
+            // The backend reports the current readiness as an edge: no evaluation needed.
         } else {
             self.evaluate_and_queue(key, io);
         }

@@ -53,6 +53,15 @@ impl Backend {
         }
     }
 
+    /// Re-arms the watch of `fd`: epoll then reports its current readiness as a new edge.
+    #[cfg(unix)]
+    pub(crate) fn rearm_fd(&self, fd: usize) -> io::Result<()> {
+        use mio::{unix::SourceFd, Interest};
+        let raw = fd as std::os::fd::RawFd;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        self.registry.reregister(&mut SourceFd(&raw), Token(fd), interest)
+    }
+
     #[cfg(unix)]
     pub(crate) fn unwatch_fd(&self, fd: usize) {
         let raw = fd as std::os::fd::RawFd;

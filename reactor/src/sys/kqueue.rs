@@ -104,6 +104,12 @@ impl Backend {
         ])
     }
 
+    /// Re-adds the kernel knotes of `fd`: the kernel re-evaluates them and reports the current
+    /// readiness as a new event.
+    pub(crate) fn rearm_fd(&self, fd: usize) -> io::Result<()> {
+        self.watch_fd(fd)
+    }
+
     pub(crate) fn unwatch_fd(&self, fd: usize) {
         let flags = libc::EV_DELETE as u32;
         let _ = self.change(&[

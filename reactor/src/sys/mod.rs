@@ -8,6 +8,8 @@
 //! - `Backend::new() -> io::Result<Backend>`
 //! - `watch_fd(&self, fd)`: watch `fd` for readability and writability, edge-triggered, reporting
 //!   the fd number itself as the token. Watching an fd twice is not an error.
+//! - `rearm_fd(&self, fd)`: re-arm the watch so that the fd's current readiness is reported again
+//!   as an edge.
 //! - `unwatch_fd(&self, fd)`: stop watching (errors, e.g. an fd already closed, are ignored).
 //! - `watch_read(&self, fd, token)` / `unwatch_raw(&self, fd)`: the same for the reactor's own fds
 //!   (inotify, pidfds, the signal pipe), read interest, under a token with the `OS_TOKEN` bit.
