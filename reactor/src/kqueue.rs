@@ -169,20 +169,29 @@ impl Shared {
         let deadline = timeout.and_then(|t| start.checked_add(t));
         let mut st = self.state.lock();
         let mut nerr = 0;
-        for change in changes {
+        let mut fatal = None;
+        {
+            // One platform context for the whole changelist (its fstat cache and fresh-watch
+            // note then serve consecutive changes on one fd).
             let (core, mut io) = st.split(self);
-            let result = core.apply(change, &mut io, start);
-            if result.is_ok() && !change.flags.contains(Flags::RECEIPT) {
-                continue;
+            for change in changes {
+                let result = core.apply(change, &mut io, start);
+                if result.is_ok() && !change.flags.contains(Flags::RECEIPT) {
+                    continue;
+                }
+                let errno = result.err().unwrap_or(0);
+                if let Some(slot) = events.get_mut(nerr) {
+                    *slot = Kevent { flags: Flags::ERROR, data: i64::from(errno), ..*change };
+                    nerr += 1;
+                } else if errno != 0 {
+                    fatal = Some(errno);
+                    break;
+                }
             }
-            let errno = result.err().unwrap_or(0);
-            if let Some(slot) = events.get_mut(nerr) {
-                *slot = Kevent { flags: Flags::ERROR, data: i64::from(errno), ..*change };
-                nerr += 1;
-            } else if errno != 0 {
-                self.leave(st);
-                return Err(crate::errno::to_io_error(errno));
-            }
+        }
+        if let Some(errno) = fatal {
+            self.leave(st);
+            return Err(crate::errno::to_io_error(errno));
         }
         if nerr > 0 || events.is_empty() {
             self.leave(st);
@@ -356,6 +365,8 @@ impl State {
             os: &mut self.os,
             #[cfg(all(unix, not(loom)))]
             stat: std::cell::Cell::new(None),
+            #[cfg(all(unix, not(loom)))]
+            fresh_watch: None,
         };
         (&mut self.core, io)
     }
@@ -369,6 +380,10 @@ struct IoCtx<'a> {
     /// (a registration is identity check, classification and evaluation: one fstat).
     #[cfg(all(unix, not(loom)))]
     stat: std::cell::Cell<Option<(usize, libc::stat)>>,
+    /// An fd whose watch was created by this context: its first edge, still to come, reports the
+    /// current readiness of both directions.
+    #[cfg(all(unix, not(loom)))]
+    fresh_watch: Option<usize>,
 }
 
 #[cfg(all(unix, not(loom)))]
@@ -416,6 +431,7 @@ impl crate::core::Io for IoCtx<'_> {
             let ty = crate::sys::source::classify(kev.ident, &st);
             if first {
                 self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
+                self.fresh_watch = Some(kev.ident);
             }
             Ok(Kind::Fd { ty, identity })
         }
@@ -431,7 +447,11 @@ impl crate::core::Io for IoCtx<'_> {
         {
             match kn.kind {
                 Kind::Fd { ty: crate::core::FdType::File, .. } => false,
-                Kind::Fd { .. } => first || self.shared.backend.rearm_fd(kn.ident).is_ok(),
+                Kind::Fd { .. } => {
+                    first
+                        || self.fresh_watch == Some(kn.ident)
+                        || self.shared.backend.rearm_fd(kn.ident).is_ok()
+                }
                 _ => false,
             }
         }
