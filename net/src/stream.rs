@@ -27,8 +27,34 @@ impl RawStream for std::os::unix::net::UnixStream {
     }
 }
 
-/// Reads when ready. A read that fills less than `buf` drained the socket: its readiness is
-/// cleared at once (as tokio does), which saves the `WouldBlock` read that would find out.
+/// Runs a transfer of up to `len` bytes when ready for `interest`. A transfer shorter than `len`
+/// drained the socket (or filled its send buffer): the readiness is cleared at once, as tokio
+/// does, which saves the `WouldBlock` call that would find out.
+fn poll_transfer(
+    reg: &kq_runtime::io::Registration,
+    cx: &mut Context<'_>,
+    interest: Interest,
+    len: usize,
+    mut op: impl FnMut() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        let ev = if interest.is_readable() {
+            std::task::ready!(reg.poll_read_ready(cx))?
+        } else {
+            std::task::ready!(reg.poll_write_ready(cx))?
+        };
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.clear_readiness(ev),
+            Ok(n) if n > 0 && n < len => {
+                reg.clear_readiness(ev);
+                return Poll::Ready(Ok(n));
+            }
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
+/// Reads when ready.
 pub(crate) fn poll_read<T>(
     io: &AsyncFd<T>,
     cx: &mut Context<'_>,
@@ -38,21 +64,11 @@ where
     T: RawStream,
     for<'a> &'a T: Read,
 {
-    let reg = io.registration();
-    loop {
-        let ev = std::task::ready!(reg.poll_read_ready(cx))?;
-        match io.get_ref().read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.clear_readiness(ev),
-            Ok(n) if n > 0 && n < buf.len() => {
-                reg.clear_readiness(ev);
-                return Poll::Ready(Ok(n));
-            }
-            r => return Poll::Ready(r),
-        }
-    }
+    let len = buf.len();
+    poll_transfer(io.registration(), cx, Interest::READABLE, len, || io.get_ref().read(buf))
 }
 
-/// Writes when ready; a short write means the send buffer is full, so readiness is cleared.
+/// Writes when ready.
 pub(crate) fn poll_write<T>(
     io: &AsyncFd<T>,
     cx: &mut Context<'_>,
@@ -62,18 +78,7 @@ where
     T: RawStream,
     for<'a> &'a T: Write,
 {
-    let reg = io.registration();
-    loop {
-        let ev = std::task::ready!(reg.poll_write_ready(cx))?;
-        match io.get_ref().write(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.clear_readiness(ev),
-            Ok(n) if n > 0 && n < buf.len() => {
-                reg.clear_readiness(ev);
-                return Poll::Ready(Ok(n));
-            }
-            r => return Poll::Ready(r),
-        }
-    }
+    poll_transfer(io.registration(), cx, Interest::WRITABLE, buf.len(), || io.get_ref().write(buf))
 }
 
 pub(crate) fn poll_write_vectored<T>(

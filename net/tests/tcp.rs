@@ -8,7 +8,9 @@
 //! bounded: an in-runtime `timeout`, a watchdog thread in the child that aborts it if even the
 //! timer does not fire, and the parent kills a child that outlives its limit.
 
-use std::future::Future;
+mod util;
+use util::*;
+
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -18,75 +20,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use kq_net::{TcpListener, TcpSocket, TcpStream};
-use kq_runtime::runtime::Builder;
 use kq_runtime::time::timeout;
-use kq_runtime::Runtime;
 
 const LOCALHOST: &str = "127.0.0.1:0";
-
-fn multi_thread() -> Runtime {
-    Builder::new_multi_thread().worker_threads(2).build().expect("multi-thread runtime")
-}
-
-fn current_thread() -> Runtime {
-    Builder::new_current_thread().build().expect("current-thread runtime")
-}
-
-/// Runs `fut` on `rt` (and then drops `rt`) within `limit`: a `timeout` inside the runtime, and a
-/// watchdog thread that aborts the process if the runtime is wedged (the timer never fires, or
-/// shutting the runtime down hangs).
-fn run<F: Future<Output = io::Result<()>>>(rt: Runtime, limit: Duration, name: &str, fut: F) {
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let label = name.to_string();
-    let watchdog = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) =
-            done_rx.recv_timeout(limit + Duration::from_secs(30))
-        {
-            // Straight to stderr: the test harness's capture would be lost with the abort.
-            let _ = writeln!(
-                io::stderr(),
-                "{label}: the kq runtime is wedged (the timeout did not fire, or shutdown hangs)"
-            );
-            std::process::abort();
-        }
-    });
-    let out = rt.block_on(timeout(limit, fut));
-    drop(rt);
-    drop(done_tx);
-    watchdog.join().expect("watchdog");
-    match out {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => panic!("{name}: {e} ({e:?})"),
-        Err(_) => panic!("{name}: timed out after {limit:?}"),
-    }
-}
-
-/// A bounded await inside a test, naming what hung.
-async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
-    match timeout(Duration::from_secs(secs), fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: no progress in {secs} s"),
-    }
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
-}
-
-/// FNV-1a: position-sensitive, so reordered or repeated chunks change it.
-fn checksum(data: &[u8]) -> u64 {
-    data.iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
 
 /// Echoes until end-of-file, then returns the byte count (and drops the stream).
 async fn echo(mut stream: TcpStream) -> io::Result<u64> {

@@ -9,7 +9,6 @@
 mod util;
 use util::*;
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -24,37 +23,6 @@ use kq_runtime::time::{sleep, timeout};
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// The text of a panic payload (`&str` or `String`).
-fn payload_text(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string payload>".to_string()
-    }
-}
-
-/// Waits (yielding) until `cond` holds, failing after 10 s.
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let r = timeout(Duration::from_secs(10), async {
-        while !cond() {
-            task::yield_now().await;
-        }
-    })
-    .await;
-    assert!(r.is_ok(), "timed out waiting until {what}");
-}
-
-/// Sets a flag when dropped.
-struct DropFlag(Arc<AtomicBool>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.store(true, SeqCst);
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Spawn and join

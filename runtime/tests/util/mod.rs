@@ -1,10 +1,16 @@
 //! Helpers shared by the runtime's integration tests.
 #![allow(dead_code)] // each test file uses a subset
 
+use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
+
+use kq_runtime::task;
+use kq_runtime::time::timeout;
 
 use kq_runtime::runtime::Builder;
 use kq_runtime::Runtime;
@@ -103,5 +109,36 @@ pub mod oneshot {
             g.waker = Some(cx.waker().clone());
             Poll::Pending
         }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`).
+pub fn payload_text(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string payload>".to_string()
+    }
+}
+
+/// Waits (yielding) until `cond` holds, failing after 10 s.
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let r = timeout(Duration::from_secs(10), async {
+        while !cond() {
+            task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "timed out waiting until {what}");
+}
+
+/// Sets a flag when dropped.
+pub struct DropFlag(pub Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
     }
 }
