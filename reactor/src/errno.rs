@@ -29,3 +29,23 @@ pub(crate) fn to_io_error(errno: i32) -> io::Error {
         io::Error::new(kind, format!("kqueue change failed (errno {errno})"))
     }
 }
+
+/// The `io::Error` for a failed change on `filter`: as [`to_io_error`], and for the resource
+/// limits of Linux's VNODE emulation, a message naming the sysctl to raise.
+pub(crate) fn change_error(errno: i32, filter: crate::Filter) -> io::Error {
+    #[cfg(target_os = "linux")]
+    if filter == crate::Filter::Vnode {
+        let sysctl = match errno {
+            libc::ENOSPC => Some("fs.inotify.max_user_watches"),
+            libc::EMFILE => Some("fs.inotify.max_user_instances"),
+            _ => None,
+        };
+        if let Some(sysctl) = sysctl {
+            let kind = io::Error::from_raw_os_error(errno).kind();
+            let msg = format!("inotify limit reached (errno {errno}): raise the {sysctl} sysctl");
+            return io::Error::new(kind, msg);
+        }
+    }
+    let _ = filter;
+    to_io_error(errno)
+}

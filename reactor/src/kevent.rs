@@ -185,8 +185,10 @@ impl Kevent {
         self.flags.contains(Flags::ERROR)
     }
 
-    /// The error of an `ERROR` entry, if it reports a failure (`data != 0`).
+    /// The error of an `ERROR` entry, if it reports a failure (`data != 0`). On Linux a VNODE
+    /// registration refused by inotify's limits (ENOSPC, EMFILE) names the sysctl to raise.
     pub fn error(&self) -> Option<std::io::Error> {
-        (self.is_error() && self.data != 0).then(|| crate::errno::to_io_error(self.data as i32))
+        let errno = self.data as i32;
+        (self.is_error() && self.data != 0).then(|| crate::errno::change_error(errno, self.filter))
     }
 }

@@ -184,14 +184,14 @@ impl Shared {
                     *slot = Kevent { flags: Flags::ERROR, data: i64::from(errno), ..*change };
                     nerr += 1;
                 } else if errno != 0 {
-                    fatal = Some(errno);
+                    fatal = Some((errno, change.filter));
                     break;
                 }
             }
         }
-        if let Some(errno) = fatal {
+        if let Some((errno, filter)) = fatal {
             self.leave(st);
-            return Err(crate::errno::to_io_error(errno));
+            return Err(crate::errno::change_error(errno, filter));
         }
         if nerr > 0 || events.is_empty() {
             self.leave(st);

@@ -616,3 +616,16 @@ fn vnode_inotify_overflow_reports_rescan_on_every_knote() -> io::Result<()> {
     assert_eq!(seen.notes & note::RESCAN, 0, "the overflow was reported already: {seen:?}");
     Ok(())
 }
+
+/// inotify's limits (the watch limit is ENOSPC) are reported with the sysctl to raise. The limit
+/// itself is not reached here (the sysctl is left alone): the entry a refused registration
+/// produces is built by hand and converted as `kevent` converts it.
+#[test]
+fn inotify_limit_errors_name_the_sysctl() {
+    let entry = Kevent::new(3, Filter::Vnode, Flags::ERROR).with_data(i64::from(libc::ENOSPC));
+    let err = entry.error().expect("an ERROR entry with data != 0 is an error");
+    assert!(err.to_string().contains("fs.inotify.max_user_watches"), "{err}");
+    let entry = Kevent::new(3, Filter::Read, Flags::ERROR).with_data(i64::from(libc::ENOSPC));
+    let err = entry.error().expect("error");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "other filters keep the plain errno");
+}
