@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::{Core, Kind, Knote};
 use crate::kevent::{Filter, Flags, Kevent};
-use crate::sync::{Condvar, ProfiledGuard, ProfiledMutex};
+use crate::sync::{lock_std as lock, Condvar, ProfiledGuard, ProfiledMutex};
 use crate::sys::{Backend, OsEvent, OsSources, OS_TOKEN};
 use crate::LockStats;
 
@@ -56,10 +56,6 @@ struct State {
     woken: bool,
     /// Threads blocked on the condition variable.
     waiters: usize,
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Kqueue {
@@ -343,7 +339,7 @@ impl Shared {
             n += 1;
         }
         #[cfg(all(unix, not(loom)))]
-        if crate::nest::fd_readable(self.backend.raw_fd()) {
+        if crate::sys::source::readable(self.backend.raw_fd()) {
             n += 1;
         }
         n

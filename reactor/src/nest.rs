@@ -14,14 +14,11 @@ use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::kqueue::{Shared, WeakShared};
+use crate::sync::lock_std as lock;
 
 fn registry() -> MutexGuard<'static, HashMap<RawFd, WeakShared>> {
     static REGISTRY: OnceLock<Mutex<HashMap<RawFd, WeakShared>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    lock(REGISTRY.get_or_init(Default::default))
 }
 
 pub(crate) fn register(fd: RawFd, shared: &Arc<Shared>) {
@@ -83,12 +80,4 @@ fn reaches(from: &Shared, target: &Shared) -> bool {
         stack.extend(lock(k.children()).iter().filter_map(|(c, _)| c.upgrade()));
     }
     false
-}
-
-/// Zero-timeout readability of an fd (a backend with OS events not yet harvested).
-pub(crate) fn fd_readable(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd, zero timeout.
-    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
-    rc > 0 && pfd.revents & libc::POLLIN != 0
 }

@@ -17,6 +17,12 @@ pub(crate) use std::sync::{
 };
 
 use std::ops::{Deref, DerefMut};
+
+/// Locks a std mutex (the small ones outside the model: nesting links, the signal pipe pool),
+/// ignoring poisoning, as everywhere in the reactor.
+pub(crate) fn lock_std<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 use std::time::Duration;
 
 /// Counters of one profiled lock (or the sum of several).

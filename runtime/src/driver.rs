@@ -13,7 +13,9 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -33,10 +35,6 @@ const READINESS: usize = 0xffff;
 const TICK_SHIFT: u32 = 16;
 
 const WAKE_IDENT: usize = 0;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A direction of interest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

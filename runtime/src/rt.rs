@@ -17,6 +17,7 @@ use crate::driver::Driver;
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::worker::{self, MainFuture, NoMain};
 use crate::scheduler::{Flavor, Shared, WorkerCore};
+use crate::sync::lock;
 use crate::task::raw::{Schedule, Task, TaskRef};
 use crate::task::JoinHandle;
 
@@ -171,14 +172,14 @@ impl Wake for ThreadParker {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        *self.notified.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *lock(&self.notified) = true;
         self.cond.notify_one();
     }
 }
 
 impl ThreadParker {
     fn park(&self) {
-        let mut n = self.notified.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = lock(&self.notified);
         while !*n {
             n = self.cond.wait(n).unwrap_or_else(|p| p.into_inner());
         }
@@ -248,15 +249,14 @@ fn block_on_current<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     loop {
         // Registered before looking, so a release between the look and the park wakes us.
         shared.add_core_waiter(&thread_waker);
-        let core = shared.current_core.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let core = lock(&shared.current_core).take();
         if let Some(core) = core {
             let core = RefCell::new(core);
             let waker =
                 Arc::new(MainWaker { notified: AtomicBool::new(true), shared: shared.clone() });
             let mut main = Main { future: future.as_mut(), waker, out: None };
             worker::run(shared, &core, &mut main);
-            *shared.current_core.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(core.into_inner());
+            *lock(&shared.current_core) = Some(core.into_inner());
             shared.wake_core_waiters();
             if let Some(v) = main.out {
                 return v;
@@ -371,7 +371,7 @@ impl Runtime {
         shared.blocking.shutdown(deadline);
         // Tasks dropped by the blocking pool's shutdown may have spawned or woken others.
         shared.shutdown_tasks();
-        shared.current_core.lock().unwrap_or_else(|p| p.into_inner()).take();
+        lock(&shared.current_core).take();
     }
 }
 
@@ -504,7 +504,7 @@ impl Builder {
         for (index, queue) in queues.into_iter().enumerate() {
             let core = WorkerCore::new(index, queue);
             if self.flavor == Flavor::CurrentThread {
-                *shared.current_core.lock().unwrap_or_else(|p| p.into_inner()) = Some(core);
+                *lock(&shared.current_core) = Some(core);
                 continue;
             }
             let (handle, on_start, on_stop) =

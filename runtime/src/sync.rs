@@ -10,3 +10,9 @@ pub(crate) use std::sync::{
     atomic::{AtomicUsize, Ordering},
     Condvar, Mutex, MutexGuard,
 };
+
+/// Locks a std mutex, ignoring poisoning: every state they guard stays consistent at each unlock
+/// point, and no user code runs under them. (The one place poisoning is handled.)
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -87,7 +87,7 @@ impl Knote {
     }
 
     /// PROC NOTE_EXIT (if asked for): the wait status, EV_EOF, and the knote goes after delivery.
-    #[cfg_attr(not(any(kq_native, target_os = "linux")), allow(dead_code))]
+    #[cfg_attr(any(loom, not(any(kq_native, target_os = "linux"))), allow(dead_code))]
     pub fn fire_exit(&mut self, status: i64) {
         if self.sfflags & crate::kevent::note::EXIT != 0 {
             self.fflags |= crate::kevent::note::EXIT;

@@ -87,7 +87,7 @@ impl Core {
 
     /// A backend source changed the pending output of `(ident, filter)` through `f`; the knote
     /// becomes active when it has something to report, and is queued unless disabled.
-    #[cfg_attr(not(any(kq_native, target_os = "linux")), allow(dead_code))]
+    #[cfg_attr(any(loom, not(any(kq_native, target_os = "linux"))), allow(dead_code))]
     pub fn os_update(&mut self, ident: usize, filter: Filter, f: impl FnOnce(&mut Knote)) {
         let Some(key) = self.key_of(ident, filter) else { return };
         let kn = &mut self.knotes[key];
@@ -292,18 +292,10 @@ impl Core {
 
     /// Evaluates the filter (unless disabled) and queues the knote if it became active.
     fn evaluate_and_queue(&mut self, key: usize, io: &mut dyn Io) {
-        let kn = &mut self.knotes[key];
-        if !kn.status.contains(Status::DISABLED) {
-            match evaluate(kn, io) {
-                Ok(true) => kn.status.insert(Status::ACTIVE),
-                Ok(false) => {}
-                Err(()) => {
-                    self.drop_knote(key, io);
-                    return;
-                }
-            }
+        // A disabled knote is neither evaluated nor queued (EV_ENABLE evaluates it).
+        if !self.knotes[key].status.contains(Status::DISABLED) {
+            self.evaluate_and_observe(key, io);
         }
-        self.enqueue_if_wanted(key);
     }
 
     fn enqueue_if_wanted(&mut self, key: usize) {

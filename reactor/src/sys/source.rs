@@ -29,6 +29,15 @@ pub(crate) fn fstat(fd: usize) -> Result<libc::stat, i32> {
     }
 }
 
+/// Zero-timeout readability of an fd (a pidfd that exited; a backend with OS events not yet
+/// harvested).
+pub(crate) fn readable(fd: libc::c_int) -> bool {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, zero timeout.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    rc > 0 && pfd.revents & libc::POLLIN != 0
+}
+
 pub(crate) fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }

@@ -9,18 +9,15 @@ pub(crate) mod worker;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use crossbeam::deque::{Injector, Stealer};
 
 use crate::driver::Driver;
+use crate::sync::lock;
 use crate::task::raw::{Schedule, TaskRef};
 
 pub(crate) use worker::WorkerCore;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Which scheduler a runtime runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::JoinError;
+use crate::sync::lock;
 
 const NOTIFIED: usize = 1;
 const RUNNING: usize = 2;
@@ -125,7 +126,7 @@ where
         let prev = self.state.fetch_update(AcqRel, Acquire, |s| Some((s | COMPLETE) & !RUNNING));
         let prev = prev.unwrap_or_else(|s| s);
         if prev & JOIN_INTEREST != 0 {
-            let waker = self.join_waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let waker = lock(&self.join_waker).take();
             if let Some(w) = waker {
                 w.wake();
             }
@@ -228,7 +229,7 @@ where
 {
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, JoinError>> {
         if self.state.load(Acquire) & COMPLETE == 0 {
-            *self.join_waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+            *lock(&self.join_waker) = Some(cx.waker().clone());
             if self.state.load(Acquire) & COMPLETE == 0 {
                 return Poll::Pending;
             }

@@ -37,23 +37,8 @@ pub(crate) struct OsSources {
     signals: HashMap<usize, usize>,
 }
 
-pub(crate) fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
-}
-
-fn readable(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd, zero timeout.
-    unsafe { libc::poll(&mut pfd, 1, 0) > 0 && pfd.revents & libc::POLLIN != 0 }
-}
-
-fn stat(fd: usize) -> Option<libc::stat> {
-    let fd = libc::c_int::try_from(fd).ok()?;
-    // SAFETY: zeroed stat is a valid out-value; fstat writes it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: see above.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st)
-}
+pub(crate) use super::source::errno;
+use super::source::{fstat, readable};
 
 fn os_errno(e: std::io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
@@ -63,7 +48,7 @@ impl OsSources {
     pub(crate) fn attach(&mut self, backend: &Backend, kev: &Kevent) -> Result<OsState, i32> {
         match kev.filter {
             Filter::Vnode => {
-                let st = stat(kev.ident).ok_or(libc::EBADF)?;
+                let st = fstat(kev.ident)?;
                 match st.st_mode & libc::S_IFMT {
                     libc::S_IFIFO | libc::S_IFSOCK => return Err(libc::EINVAL),
                     _ => {}
@@ -208,7 +193,7 @@ fn vnode(kn: &mut Knote, mut notes: u32, modified: bool, attrib: bool) {
     // Each event updates only what it is about, so that a later event of the other kind still
     // sees its own change (a write then a link between two collections reports both).
     if modified || attrib {
-        if let Some(st) = stat(kn.ident) {
+        if let Ok(st) = fstat(kn.ident) {
             if modified {
                 if st.st_size > *size {
                     notes |= note::EXTEND;

@@ -16,6 +16,8 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::sync::lock_std;
+
 /// Signal numbers are `1..NSIG`.
 pub(crate) const NSIG: usize = 65;
 /// At most this many kqueues can watch signals at once.
@@ -85,7 +87,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 /// Installs the counting handler for `sig` (once per process).
 pub(crate) fn install(sig: i32) -> Result<(), i32> {
     static INSTALL: Mutex<()> = Mutex::new(());
-    let _serial = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = lock_std(&INSTALL);
     let idx = sig as usize;
     if INSTALLED[idx].load(Ordering::Acquire) {
         return Ok(());
@@ -127,7 +129,7 @@ pub(crate) struct Slot {
 impl Slot {
     /// Takes a pipe from the pool (creating it if needed) and starts receiving bytes on it.
     pub(crate) fn claim() -> Result<Slot, i32> {
-        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = lock_std(&POOL);
         let index = match pool.iter().position(|(_, _, used)| !used) {
             Some(i) => i,
             None if pool.len() < SLOTS => {
@@ -153,7 +155,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         WRITE_FDS[self.index].store(-1, Ordering::Release);
-        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = lock_std(&POOL);
         pool[self.index].2 = false;
     }
 }
