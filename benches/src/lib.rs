@@ -5,6 +5,7 @@
 //! (`benches/reactor.rs`) and the plain runner (`src/bin/reactor_compare.rs`) measure the very
 //! same code.
 
+pub mod report;
 pub mod runtime_workloads;
 
 pub mod reactor {

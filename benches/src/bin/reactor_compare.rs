@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kq_benches::reactor::{
     contention, kq_ping_pong, mio_ping_pong, Contention, KqChurn, KqUserRoundtrip, MioChurn,
@@ -220,43 +220,14 @@ fn curve() {
     }
 }
 
-/// `YYYY-MM-DD` (UTC) of now.
-fn today() -> String {
-    let days = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 86_400;
-    // Civil from days (Howard Hinnant's algorithm), for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown cpu".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| format!("{} {}", std::env::consts::OS, s.trim()))
-        .unwrap_or_else(|_| std::env::consts::OS.to_string());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} cores, {cpu}, {kernel}")
-}
-
 fn main() {
     let started = std::time::Instant::now();
     watchdog();
-    println!("# kq reactor vs raw mio ({}; {})", today(), machine());
+    println!(
+        "# kq reactor vs raw mio ({}; {})",
+        kq_benches::report::today(),
+        kq_benches::report::machine()
+    );
     println!();
     println!(
         "{ROUNDS} rounds, kq then mio in each; medians of ns/op, kq/mio = median of per-round \
