@@ -128,6 +128,18 @@ pub mod note {
     /// VNODE, kq's own: events were lost (Linux: the inotify queue overflowed). Reported with
     /// every interest bit of the knote, whatever it asked for; the watcher must rescan.
     pub const RESCAN: u32 = 0x0100_0000;
+    /// VNODE, kq's own extension, for directory knotes: also fire when the content or the
+    /// attributes of an *entry* of the directory change (a file in it written, chmod-ed, touched).
+    ///
+    /// Asked for in the knote's fflags and reported as this same bit; it says only "some entry
+    /// changed", not which: a watcher then compares the directory's entries with a snapshot
+    /// (`fstatat` of each), which is how kq-fs-watch watches a tree with one descriptor per
+    /// directory instead of one per file. FreeBSD and macOS have no such note (their directory
+    /// knotes hear only about entries added, removed or renamed), so the native backend refuses
+    /// it with `EOPNOTSUPP`. On Linux it costs nothing: the inotify watch of a directory already
+    /// reports its entries' changes, and without this note they are dropped. On a knote that is
+    /// not a directory it is accepted and never fires.
+    pub const CHILDREN: u32 = 0x0400_0000;
 
     /// PROC: the process exited (`data` = wait status).
     pub const EXIT: u32 = 0x8000_0000;

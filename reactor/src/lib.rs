@@ -13,7 +13,7 @@
 //! | READ on another `Kqueue` | fd | yes | yes | - |
 //! | [`Filter::Timer`] | user id | core heap | core heap | core heap |
 //! | [`Filter::User`] | user id | core | core | core |
-//! | [`Filter::Vnode`] | fd | kernel | inotify on `/proc/self/fd/N`; REVOKE = unmount; overflow gives [`note::RESCAN`] | `EOPNOTSUPP` |
+//! | [`Filter::Vnode`] | fd | kernel | inotify on `/proc/self/fd/N`; REVOKE = unmount; overflow gives [`note::RESCAN`]; directories can also report their entries' changes ([`note::CHILDREN`], kq's extension; native: `EOPNOTSUPP`) | `EOPNOTSUPP` |
 //! | [`Filter::Proc`] | pid | kernel: EXIT, FORK, EXEC | pidfd: EXIT only (FORK/EXEC `EOPNOTSUPP`); status of a non-child is 0 | `EOPNOTSUPP` |
 //! | [`Filter::Signal`] | signal | kernel (dispositions untouched) | counting handler + pipe (see below) | `EOPNOTSUPP` |
 //!

@@ -91,6 +91,8 @@ fn proc_fflags(ours: u32) -> u32 {
 impl OsSources {
     pub(crate) fn attach(&mut self, backend: &Backend, kev: &Kevent) -> Result<OsState, i32> {
         let fflags = match kev.filter {
+            // kq's directory extension has no native counterpart.
+            Filter::Vnode if kev.fflags & note::CHILDREN != 0 => return Err(libc::EOPNOTSUPP),
             Filter::Vnode => to_native(kev.fflags, &VNODE_NOTES),
             Filter::Proc => proc_fflags(kev.fflags),
             Filter::Signal => {

@@ -10,6 +10,7 @@
 //! | IN_MOVE_SELF | RENAME |
 //! | IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO (in a directory) | WRITE, + LINK for a subdirectory |
 //! | IN_UNMOUNT | REVOKE |
+//! | IN_MODIFY, IN_ATTRIB of an entry (in a directory) | [`note::CHILDREN`] (kq's extension), else nothing |
 //! | IN_Q_OVERFLOW | every knote: all its interest bits + [`note::RESCAN`] |
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ const MASK: u32 = libc::IN_MODIFY
 /// What happened to one watch, as VNODE bits before the size and link checks.
 pub(crate) enum Change {
     /// Notes for the knotes of one watch descriptor (`grew`/`attrib` ask for fstat checks).
+    /// `notes` may hold [`note::CHILDREN`], which only knotes that asked for it receive.
     Watch { wd: i32, notes: u32, modified: bool, attrib: bool },
     /// The queue overflowed: every knote must rescan.
     Overflow,
@@ -120,8 +122,13 @@ fn map(ev: &libc::inotify_event) -> Change {
     }
     // A watched directory also hears about writes and attribute changes of the files in it
     // (events that carry a name); on FreeBSD those concern the files, not the directory.
-    let m = if ev.len > 0 { m & !(libc::IN_MODIFY | libc::IN_ATTRIB) } else { m };
+    // They are reported as kq's `note::CHILDREN`, to the knotes that ask for it.
     let mut notes = 0;
+    let entry = libc::IN_MODIFY | libc::IN_ATTRIB;
+    if ev.len > 0 && m & entry != 0 {
+        notes |= note::CHILDREN;
+    }
+    let m = if ev.len > 0 { m & !entry } else { m };
     if m & libc::IN_DELETE_SELF != 0 {
         notes |= note::DELETE;
     }
