@@ -1,0 +1,118 @@
+//! One `kevent()` call: argument checks, copying the C records in and out, errno.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::raw::c_int;
+use std::time::Duration;
+
+use kq_reactor::{Flags, Kevent};
+
+use crate::abi::CKevent;
+use crate::table;
+
+/// At most this many events (or the number of changes, if larger) are collected per call,
+/// whatever `nevents` says, so that a huge `nevents` costs no huge buffer.
+const MAX_BATCH: usize = 4096;
+
+thread_local! {
+    /// Reused buffers: the changes, and the events.
+    static BUFS: RefCell<(Vec<Kevent>, Vec<Kevent>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `kevent()`, with errors as errnos.
+///
+/// # Safety
+/// `changelist` must be valid for reading `nchanges` records and `eventlist` for writing
+/// `nevents` records (they may overlap); `timeout` must be null or point to a `timespec`. Null
+/// pointers with a positive count are refused with `EFAULT`.
+pub unsafe fn kevent(
+    kq: c_int,
+    changelist: *const CKevent,
+    nchanges: c_int,
+    eventlist: *mut CKevent,
+    nevents: c_int,
+    timeout: *const libc::timespec,
+) -> Result<c_int, i32> {
+    let (Ok(nchanges), Ok(nevents)) = (usize::try_from(nchanges), usize::try_from(nevents)) else {
+        return Err(libc::EINVAL);
+    };
+    if (nchanges > 0 && changelist.is_null()) || (nevents > 0 && eventlist.is_null()) {
+        return Err(libc::EFAULT);
+    }
+    let timeout = if timeout.is_null() {
+        None
+    } else {
+        // SAFETY: the caller passes a readable timespec; it may be unaligned.
+        let ts = unsafe { timeout.read_unaligned() };
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(libc::EINVAL);
+        }
+        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    let entry = table::lookup(kq)?;
+    let run = |changes: &mut Vec<Kevent>, events: &mut Vec<Kevent>| {
+        changes.clear();
+        // SAFETY: the caller passes `nchanges` readable records (possibly unaligned). They are
+        // all copied before any event is written, so the two lists may overlap.
+        changes.extend(
+            (0..nchanges).map(|i| unsafe { changelist.add(i).read_unaligned() }.to_kevent()),
+        );
+        let room = nevents.min(MAX_BATCH.max(nchanges));
+        if events.len() < room {
+            events.resize(room, Kevent::default());
+        }
+        let n = entry.kq.kevent(changes, &mut events[..room], timeout).map_err(|e| errno_of(&e))?;
+        let mut next_change = 0;
+        for (i, ev) in events[..n].iter().enumerate() {
+            let mut out = CKevent::from_kevent(ev);
+            if ev.flags.contains(Flags::ERROR) {
+                // An error entry echoes its change: give back the change's own fflags.
+                if let Some(j) = (next_change..nchanges).find(|&j| same_change(&changes[j], ev)) {
+                    // SAFETY: `j < nchanges`: a readable record.
+                    out.fflags = unsafe { changelist.add(j).read_unaligned() }.fflags;
+                    next_change = j + 1;
+                }
+            }
+            // SAFETY: `i < n <= room <= nevents`: the caller's list has room for this record.
+            unsafe { eventlist.add(i).write_unaligned(out) };
+        }
+        Ok(n as c_int)
+    };
+    BUFS.with(|bufs| match bufs.try_borrow_mut() {
+        Ok(mut bufs) => {
+            let (changes, events) = &mut *bufs;
+            run(changes, events)
+        }
+        // Re-entered (from a signal handler): fresh buffers.
+        Err(_) => run(&mut Vec::new(), &mut Vec::new()),
+    })
+}
+
+/// Is the error entry `ev` the echo of `change`?
+fn same_change(change: &Kevent, ev: &Kevent) -> bool {
+    change.ident == ev.ident
+        && change.filter == ev.filter
+        && change.udata == ev.udata
+        && change.fflags == ev.fflags
+}
+
+/// The errno of a reactor error. Errors that carry a message (inotify limits) keep their errno in
+/// it; anything else without one is mapped from its kind.
+fn errno_of(e: &io::Error) -> i32 {
+    if let Some(errno) = e.raw_os_error() {
+        return errno;
+    }
+    let msg = e.to_string();
+    if let Some(rest) = msg.split("(errno ").nth(1) {
+        if let Some(errno) = rest.split(')').next().and_then(|n| n.parse().ok()) {
+            return errno;
+        }
+    }
+    match e.kind() {
+        io::ErrorKind::Unsupported => libc::EOPNOTSUPP,
+        io::ErrorKind::NotFound => libc::ENOENT,
+        io::ErrorKind::InvalidInput => libc::EINVAL,
+        io::ErrorKind::OutOfMemory => libc::ENOMEM,
+        _ => libc::EIO,
+    }
+}

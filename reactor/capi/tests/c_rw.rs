@@ -1,0 +1,28 @@
+//! READ / WRITE through the C ABI (`tests/c/rw.c`): pipes, sockets, delivery modes, errors.
+
+mod util;
+
+macro_rules! cases {
+    ($prog:literal: $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                util::run_case($prog, stringify!($case));
+            }
+        )*
+    };
+}
+
+cases!("rw":
+    new_kqueue_is_empty,
+    pipe_read_level,
+    pipe_read_clear_oneshot_dispatch,
+    read_write_are_separate_and_readd_modifies,
+    lowat,
+    tcp_listener_and_stream,
+    pipe_write_eof,
+    changes_in_order_and_errors,
+    same_list_in_and_out,
+    closed_fd_reuse_gets_no_stale_event,
+    same_knote_in_two_kqueues,
+);
