@@ -5,8 +5,12 @@
 //! (`benches/reactor.rs`) and the plain runner (`src/bin/reactor_compare.rs`) measure the very
 //! same code.
 
+pub mod net;
+pub mod progress;
 pub mod report;
+pub mod results;
 pub mod runtime_workloads;
+pub mod svg;
 
 pub mod reactor {
     //! Reactor workloads: kq next to the raw mio floor.

@@ -35,3 +35,64 @@ pub fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{cores} cores, {cpu}, {kernel}")
 }
+
+/// The workspace's `Cargo.lock` as it was when this crate was built.
+const CARGO_LOCK: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"));
+
+/// The version(s) of package `name` in the build's `Cargo.lock` (`"-"` when absent).
+pub fn locked_version(name: &str) -> String {
+    let mut versions = Vec::new();
+    let mut lines = CARGO_LOCK.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{name}\"") {
+            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
+                versions.push(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    if versions.is_empty() {
+        "-".into()
+    } else {
+        versions.join(", ")
+    }
+}
+
+/// kq's version (with the git commit when the source tree is a checkout) and the versions of
+/// the rivals, from the build's `Cargo.lock`.
+pub fn versions() -> String {
+    let commit = std::process::Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| format!(" ({})", String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_default();
+    format!(
+        "kq {}{commit}, tokio {}, mio {}, hyper {}, notify {}",
+        env!("CARGO_PKG_VERSION"),
+        locked_version("tokio"),
+        locked_version("mio"),
+        locked_version("hyper"),
+        locked_version("notify"),
+    )
+}
+
+/// The load average (1, 5, 15 minutes) now.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where the runners write: `$CARGO_TARGET_DIR` or the workspace's `target/`, then `sub`.
+pub fn out_dir(sub: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target"))
+        })
+        .join(sub)
+}

@@ -25,6 +25,13 @@ pub const PING_PONG_PAIRS: usize = 1_000;
 pub const MACRO_TIMERS: usize = 10_000;
 /// Timer operations per iteration of row 6's micro figures.
 pub const TIMER_OPS: usize = 1_000;
+/// Tasks of row 6b (many short timers, issue 13).
+pub const SHORT_TIMERS: usize = 20_000;
+
+/// The sleep duration of task `i` of row 6b: spread over 1..=20 ms.
+pub fn short_sleep(i: usize) -> Duration {
+    Duration::from_millis(1 + (i.wrapping_mul(7919) % 20) as u64)
+}
 
 /// The sleep duration of timer `i` of the macro figure: spread over 1..=50 ms.
 pub fn macro_sleep(i: usize) -> Duration {
@@ -291,6 +298,46 @@ macro_rules! workloads {
                     });
                 });
                 rx.recv().expect("countdown");
+                start.elapsed()
+            }
+
+            /// Row 5b: `pairs` pairs of tasks spawned from `block_on` (from outside the
+            /// workers) exchanging a ping and a pong, every task joined there through its
+            /// handle.
+            pub fn ping_pong_block_on(rt: &Runtime, pairs: usize) -> Duration {
+                let start = Instant::now();
+                rt.block_on(async move {
+                    let mut handles = Vec::with_capacity(2 * pairs);
+                    for _ in 0..pairs {
+                        let (tx1, rx1) = oneshot::channel::<()>();
+                        let (tx2, rx2) = oneshot::channel::<()>();
+                        handles.push(spawn(async move {
+                            rx1.await.expect("ping");
+                            tx2.send(());
+                        }));
+                        handles.push(spawn(async move {
+                            tx1.send(());
+                            rx2.await.expect("pong");
+                        }));
+                    }
+                    for h in handles {
+                        h.await.expect("ping-pong task");
+                    }
+                });
+                start.elapsed()
+            }
+
+            /// Row 6b: `n` tasks spawned at once from `block_on`, each sleeping 1-20 ms (see
+            /// `short_sleep`), joined there through their handles.
+            pub fn many_short_timers(rt: &Runtime, n: usize) -> Duration {
+                let start = Instant::now();
+                rt.block_on(async move {
+                    let handles: Vec<_> =
+                        (0..n).map(|i| spawn(sleep(super::short_sleep(i)))).collect();
+                    for h in handles {
+                        h.await.expect("sleeper");
+                    }
+                });
                 start.elapsed()
             }
 

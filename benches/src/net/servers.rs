@@ -184,6 +184,7 @@ pub(crate) fn mio_echo_server(stop: Arc<AtomicBool>, started: Started) {
     }
 }
 
+/// Starts the echo server of `imp` on its own thread (127.0.0.1, an ephemeral port).
 pub(crate) fn start_echo(imp: Imp) -> io::Result<Server> {
     Server::start(imp, false, move |stop, started| match imp {
         Imp::KqCt => kq_echo_server(false, stop, started),
@@ -323,7 +324,10 @@ pub(crate) fn start_http(imp: Imp) -> io::Result<Server> {
         Imp::KqMt1 => kq_http_server(true, stop, started),
         Imp::TokioCt => tokio_http_server(false, stop, started),
         Imp::TokioMt1 => tokio_http_server(true, stop, started),
-        Imp::Mio => unreachable!("no mio http server"),
+        Imp::Mio => {
+            drop(started);
+            let _ = stop;
+        }
     })
 }
 
@@ -498,13 +502,13 @@ pub(crate) fn mio_churn(total: usize, conc: usize) -> (usize, usize, Duration) {
     (ok, err, start.elapsed())
 }
 
-pub(crate) fn run_churn(imp: Imp) -> (usize, usize, Duration) {
+pub(crate) fn run_churn(imp: Imp, total: usize, conc: usize) -> (usize, usize, Duration) {
     match imp {
-        Imp::KqCt => kq_churn(false, CHURN_TOTAL, CHURN_CONC),
-        Imp::KqMt1 => kq_churn(true, CHURN_TOTAL, CHURN_CONC),
-        Imp::TokioCt => tokio_churn(false, CHURN_TOTAL, CHURN_CONC),
-        Imp::TokioMt1 => tokio_churn(true, CHURN_TOTAL, CHURN_CONC),
-        Imp::Mio => mio_churn(CHURN_TOTAL, CHURN_CONC),
+        Imp::KqCt => kq_churn(false, total, conc),
+        Imp::KqMt1 => kq_churn(true, total, conc),
+        Imp::TokioCt => tokio_churn(false, total, conc),
+        Imp::TokioMt1 => tokio_churn(true, total, conc),
+        Imp::Mio => mio_churn(total, conc),
     }
 }
 

@@ -34,11 +34,13 @@ pub(crate) fn write_all_nb(s: &mut mio::net::TcpStream, mut buf: &[u8]) -> io::R
     Ok(())
 }
 
-/// `client-tcp ADDR CONNS WARMUP_MS SECS`: `CONNS` connections each ping-ponging `MSG` bytes
-/// (one message in flight per connection), all driven by this one thread through mio.
+/// `client-tcp ADDR CONNS WARMUP_MS SECS [IDLE]`: `IDLE` idle connections opened first and held
+/// open, then `CONNS` connections each ping-ponging `MSG` bytes (one message in flight per
+/// connection), all driven by this one thread through mio.
 pub(crate) fn tcp_client(
     addr: SocketAddr,
     conns: usize,
+    idle: usize,
     warmup: Duration,
     secs: f64,
 ) -> io::Result<()> {
@@ -49,6 +51,10 @@ pub(crate) fn tcp_client(
     }
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
+    let mut idle_conns = Vec::with_capacity(idle);
+    for _ in 0..idle {
+        idle_conns.push(StdTcpStream::connect_timeout(&addr, Duration::from_secs(5))?);
+    }
     let mut cs = Vec::with_capacity(conns);
     for i in 0..conns {
         let s = StdTcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
@@ -107,6 +113,7 @@ pub(crate) fn tcp_client(
         }
     }
     print_result(rtts.len(), secs, rtts, errors);
+    drop(idle_conns);
     Ok(())
 }
 
@@ -169,7 +176,8 @@ pub(crate) fn run_client(args: &[String]) -> Result<HashMap<String, f64>, String
 // wrk
 // ---------------------------------------------------------------------------------------------
 
-pub(crate) fn wrk_installed() -> bool {
+/// Whether `wrk` (the HTTP load generator of row 12) can be run.
+pub fn wrk_installed() -> bool {
     Command::new("wrk").arg("-v").output().is_ok()
 }
 
@@ -231,7 +239,3 @@ pub(crate) fn run_wrk(addr: SocketAddr, conns: usize, secs: u32) -> Result<WrkRe
     let text = String::from_utf8_lossy(&out.stdout);
     parse_wrk(&text).ok_or_else(|| format!("cannot parse wrk output: {text}"))
 }
-
-// ---------------------------------------------------------------------------------------------
-// Statistics and the table
-// ---------------------------------------------------------------------------------------------
