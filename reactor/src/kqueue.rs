@@ -400,7 +400,9 @@ impl crate::core::Io for IoCtx<'_> {
     fn identity(&self, fd: usize) -> Result<(u64, u64), i32> {
         #[cfg(all(unix, not(loom)))]
         return self.stat(fd).map(|st| crate::sys::source::identity_of(&st));
-        #[cfg(not(all(unix, not(loom))))]
+        #[cfg(all(windows, not(loom)))]
+        return crate::sys::windows::identity(fd);
+        #[cfg(not(all(any(unix, windows), not(loom))))]
         {
             let _ = fd;
             Err(crate::errno::EOPNOTSUPP)
@@ -431,7 +433,9 @@ impl crate::core::Io for IoCtx<'_> {
             }
             Ok(Kind::Fd { ty, identity })
         }
-        #[cfg(not(all(unix, not(loom))))]
+        #[cfg(all(windows, not(loom)))]
+        return crate::sys::windows::attach(&self.shared.backend, kev, identity, first);
+        #[cfg(not(all(any(unix, windows), not(loom))))]
         {
             let _ = (kev, identity, first);
             Err(crate::errno::EOPNOTSUPP)
@@ -451,7 +455,9 @@ impl crate::core::Io for IoCtx<'_> {
                 _ => false,
             }
         }
-        #[cfg(not(all(unix, not(loom))))]
+        #[cfg(all(windows, not(loom)))]
+        return crate::sys::windows::arm_edges(&self.shared.backend, kn, first);
+        #[cfg(not(all(any(unix, windows), not(loom))))]
         {
             let _ = (kn, first);
             false
@@ -468,8 +474,15 @@ impl crate::core::Io for IoCtx<'_> {
                 self.shared.backend.unwatch_fd(kn.ident);
             }
         }
-        #[cfg(not(all(unix, not(loom))))]
+        #[cfg(all(windows, not(loom)))]
+        crate::sys::windows::detach(&self.shared.backend, kn, last);
+        #[cfg(not(all(any(unix, windows), not(loom))))]
         let _ = (kn, last);
+    }
+
+    #[cfg(all(windows, not(loom)))]
+    fn requeue_after_delivery(&self, kn: &Knote) -> bool {
+        crate::sys::windows::requeue_after_delivery(kn)
     }
 
     fn attach_os(&mut self, kev: &Kevent) -> Result<Kind, i32> {
@@ -496,6 +509,8 @@ impl crate::core::Io for IoCtx<'_> {
                 kn.fflags = p.fflags;
                 Ok(p.ready)
             }
+            #[cfg(all(windows, not(loom)))]
+            Kind::Fd { .. } => crate::sys::windows::evaluate(&self.shared.backend, kn),
             Kind::Nested(child) => {
                 let child = child.upgrade().ok_or(())?;
                 kn.data = child.pending_count();

@@ -9,7 +9,7 @@
 //!
 //! | filter | ident | FreeBSD, macOS, NetBSD, OpenBSD (native) | Linux (emulated) | Windows |
 //! |---|---|---|---|---|
-//! | [`Filter::Read`], [`Filter::Write`] | fd | kernel, level re-evaluated by the core | epoll (mio) + `poll(2)`/`FIONREAD`/`SIOCOUTQ` | `EOPNOTSUPP` |
+//! | [`Filter::Read`], [`Filter::Write`] | fd (Windows: `SOCKET`) | kernel, level re-evaluated by the core | epoll (mio) + `poll(2)`/`FIONREAD`/`SIOCOUTQ` | sockets only: AFD poll (mio) + `WSAPoll`/`FIONREAD` (see below) |
 //! | READ on another `Kqueue` | fd | yes | yes | - |
 //! | [`Filter::Timer`] | user id | core heap | core heap | core heap |
 //! | [`Filter::User`] | user id | core | core | core |
@@ -26,6 +26,17 @@
 //! FreeBSD, it still does: set `SIG_IGN` or a handler first). `SIGCHLD` left at `SIG_IGN` is not
 //! touched (that would change how children are reaped) and its knote never fires. No signal needs
 //! to be blocked by the program. `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are `EINVAL`.
+//!
+//! ## Sockets on Windows
+//!
+//! The ident is the `SOCKET` handle (`AsRawSocket::as_raw_socket() as usize`); any other handle
+//! is `EBADF`. The reactor wraps the socket for mio without owning it. Level, ONESHOT, DISPATCH
+//! and `NOTE_NODATA` edges are exact; a [`Flags::CLEAR`] knote without `NOTE_NODATA` is reported
+//! again at each `kevent` call while its condition holds (the AFD poll is level-triggered and the
+//! reactor cannot see the application's reads). A `NOTE_NODATA` edge knote is re-armed by
+//! re-adding it after `WouldBlock` (kq-runtime does). READ `data` on a listener and WRITE `data`
+//! are 1 (Windows gives neither the backlog length nor the free send space); `NOTE_LOWAT` is
+//! ignored for WRITE. Under wine, a peer's FIN is seen only once the data before it is read.
 //!
 //! # Architecture
 //!

@@ -12,7 +12,7 @@ mod timer;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 pub(crate) use knote::FdType;
 pub(crate) use knote::{Kind, Knote, Status};
 
@@ -39,6 +39,11 @@ pub(crate) trait Io {
     /// Evaluates a READ/WRITE or OS knote against its source, updating `data`, `fflags` and
     /// `eof`; true when the condition holds. `Err` means the source is gone (fd closed).
     fn evaluate(&mut self, kn: &mut Knote) -> Result<bool, ()>;
+    /// An edge (CLEAR) knote that the platform cannot deliver exactly once per change: it stays
+    /// queued after delivery and is re-evaluated at each collection (Windows sockets).
+    fn requeue_after_delivery(&self, _kn: &Knote) -> bool {
+        false
+    }
 }
 
 /// The state behind the lock.
@@ -458,6 +463,10 @@ impl Core {
                 }
                 if kn.flags.contains(Flags::DISPATCH) {
                     kn.status.insert(Status::DISABLED);
+                }
+                if io.requeue_after_delivery(kn) {
+                    self.queue.push_back((key, gen));
+                    continue;
                 }
                 kn.status.remove(Status::QUEUED | Status::ACTIVE);
                 self.queued -= 1;

@@ -84,7 +84,12 @@ mod kqueue;
 #[cfg(all(not(loom), kq_native))]
 pub(crate) use self::kqueue::Backend;
 
-#[cfg(all(not(loom), not(kq_native)))]
+#[cfg(all(not(loom), not(kq_native), not(windows)))]
 mod emulated;
-#[cfg(all(not(loom), not(kq_native)))]
+#[cfg(all(not(loom), not(kq_native), not(windows)))]
 pub(crate) use emulated::Backend;
+
+#[cfg(all(windows, not(loom)))]
+pub(crate) mod windows;
+#[cfg(all(windows, not(loom)))]
+pub(crate) use self::windows::Backend;
