@@ -184,6 +184,100 @@ mod tests {
         }
     }
 
+    /// The C compiler's view of the header: `sizeof`/`offsetof` of every field and every constant,
+    /// against the Rust struct, the reactor's values and the values the issue fixes.
+    #[test]
+    fn c_header_matches_rust() {
+        use std::mem::{align_of, offset_of, size_of};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let exe = std::env::temp_dir().join(format!("kq-capi-layout-{}", std::process::id()));
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let status = std::process::Command::new(cc)
+            .args(["-std=c11", "-Wall", "-Werror", "-I"])
+            .arg(dir.join("include"))
+            .arg(dir.join("tests/c/layout.c"))
+            .arg("-o")
+            .arg(&exe)
+            .status()
+            .expect("running cc");
+        assert!(status.success());
+        let out = std::process::Command::new(&exe).output().expect("running the layout program");
+        let _ = std::fs::remove_file(&exe);
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let c: std::collections::HashMap<&str, i64> = text
+            .lines()
+            .filter_map(|l| l.rsplit_once(' '))
+            .map(|(k, v)| (k, v.parse().expect("a number")))
+            .collect();
+        let field = |name: &str| c[format!("sizeof(((struct kevent *)0)->{name})").as_str()];
+        let u = |v: u32| i64::from(v);
+        let expected: Vec<(&str, i64)> = vec![
+            ("sizeof(struct kevent)", size_of::<CKevent>() as i64),
+            ("_Alignof(struct kevent)", align_of::<CKevent>() as i64),
+            ("offsetof(struct kevent, ident)", offset_of!(CKevent, ident) as i64),
+            ("offsetof(struct kevent, filter)", offset_of!(CKevent, filter) as i64),
+            ("offsetof(struct kevent, flags)", offset_of!(CKevent, flags) as i64),
+            ("offsetof(struct kevent, fflags)", offset_of!(CKevent, fflags) as i64),
+            ("offsetof(struct kevent, data)", offset_of!(CKevent, data) as i64),
+            ("offsetof(struct kevent, udata)", offset_of!(CKevent, udata) as i64),
+            ("EVFILT_READ", -1),
+            ("EVFILT_WRITE", -2),
+            ("EVFILT_VNODE", -4),
+            ("EVFILT_PROC", -5),
+            ("EVFILT_SIGNAL", -6),
+            ("EVFILT_TIMER", -7),
+            ("EVFILT_USER", -11),
+            ("EV_ADD", Flags::ADD.bits().into()),
+            ("EV_DELETE", Flags::DELETE.bits().into()),
+            ("EV_ENABLE", Flags::ENABLE.bits().into()),
+            ("EV_DISABLE", Flags::DISABLE.bits().into()),
+            ("EV_ONESHOT", Flags::ONESHOT.bits().into()),
+            ("EV_CLEAR", Flags::CLEAR.bits().into()),
+            ("EV_RECEIPT", Flags::RECEIPT.bits().into()),
+            ("EV_DISPATCH", Flags::DISPATCH.bits().into()),
+            ("EV_ERROR", Flags::ERROR.bits().into()),
+            ("EV_EOF", Flags::EOF.bits().into()),
+            ("NOTE_LOWAT", u(note::LOWAT)),
+            ("NOTE_FFNOP", u(note::FFNOP)),
+            ("NOTE_FFAND", u(note::FFAND)),
+            ("NOTE_FFOR", u(note::FFOR)),
+            ("NOTE_FFCOPY", u(note::FFCOPY)),
+            ("NOTE_FFCTRLMASK", u(note::FFCTRLMASK)),
+            ("NOTE_FFLAGSMASK", u(note::FFLAGSMASK)),
+            ("NOTE_TRIGGER", u(note::TRIGGER)),
+            ("NOTE_DELETE", u(note::DELETE)),
+            ("NOTE_WRITE", u(note::WRITE)),
+            ("NOTE_EXTEND", u(note::EXTEND)),
+            ("NOTE_ATTRIB", u(note::ATTRIB)),
+            ("NOTE_LINK", u(note::LINK)),
+            ("NOTE_RENAME", u(note::RENAME)),
+            ("NOTE_REVOKE", u(note::REVOKE)),
+            ("NOTE_EXIT", u(note::EXIT)),
+            ("NOTE_FORK", u(note::FORK)),
+            ("NOTE_EXEC", u(note::EXEC)),
+            ("NOTE_SECONDS", u(NOTE_SECONDS)),
+            ("NOTE_USECONDS", u(NOTE_USECONDS)),
+            ("NOTE_NSECONDS", u(NOTE_NSECONDS)),
+            ("NOTE_ABSOLUTE", u(NOTE_ABSOLUTE)),
+        ];
+        for (name, want) in expected {
+            assert_eq!(c.get(name), Some(&want), "{name}");
+        }
+        // The values the issue fixes, independently of both sides.
+        assert_eq!((c["EV_ERROR"], c["EV_EOF"], c["NOTE_TRIGGER"]), (0x4000, 0x8000, 0x0100_0000));
+        assert_eq!((c["NOTE_USECONDS"], c["NOTE_ABSOLUTE"], c["NOTE_EXIT"]), (2, 8, 0x8000_0000));
+        assert_eq!(field("ident"), size_of::<usize>() as i64);
+        assert_eq!(field("filter"), 2);
+        assert_eq!(field("flags"), 2);
+        assert_eq!(field("fflags"), 4);
+        assert_eq!(field("data"), size_of::<isize>() as i64);
+        assert_eq!(field("udata"), size_of::<usize>() as i64);
+        if size_of::<usize>() == 8 {
+            assert_eq!(c["sizeof(struct kevent)"], 32);
+            assert_eq!(c["offsetof(struct kevent, udata)"], 24);
+        }
+    }
+
     #[test]
     fn timer_units_translate_both_ways() {
         for c in [0, NOTE_SECONDS, NOTE_USECONDS, NOTE_NSECONDS, NOTE_ABSOLUTE | NOTE_SECONDS] {

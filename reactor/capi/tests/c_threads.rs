@@ -1,0 +1,21 @@
+//! Several threads on one kqueue through the C ABI (`tests/c/threads.c`).
+
+mod util;
+
+macro_rules! cases {
+    ($prog:literal: $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                util::run_case($prog, stringify!($case));
+            }
+        )*
+    };
+}
+
+cases!("threads":
+    trigger_wakes_a_blocked_thread,
+    oneshot_goes_to_exactly_one_thread,
+    many_threads_never_lose_or_duplicate,
+    threads_share_pipe_knotes,
+);
