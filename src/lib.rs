@@ -6,9 +6,11 @@
 //! - [`Runtime`], [`runtime`], [`spawn`], [`task`], [`time`]: the executor, tokio-shaped.
 //! - [`io`]: registering fds and kevent streams with the runtime.
 //! - [`net`]: TCP, UDP and Unix sockets.
+//! - [`process`]: child processes (`Command`, `Child`, async pipes) and `watch(pid)`; [`signal`]:
+//!   signal streams and `ctrl_c()`, over PROC and SIGNAL knotes.
 //! - [`main`] and [`test`]: `#[kq::main]`, `#[kq::test]`.
 //!
-//! The file watcher and child processes are being built in their own crates.
+//! The file watcher is being built in its own crate.
 //!
 //! ```
 //! #[kq::main(flavor = "current_thread")]
@@ -21,6 +23,8 @@
 pub use kq_macros::{main, test};
 #[cfg(unix)]
 pub use kq_net as net;
+#[cfg(unix)]
+pub use kq_process::{process, signal};
 pub use kq_reactor as reactor;
 pub use kq_reactor::{Filter, Flags, Kevent, Kqueue, LockStats};
 pub use kq_runtime::io;

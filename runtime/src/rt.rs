@@ -152,6 +152,13 @@ impl Handle {
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::collect(&self.shared)
     }
+
+    /// Identifies the runtime: equal for every handle of one runtime, different between runtimes
+    /// alive at the same time (a value may be reused once a runtime and all its handles are gone).
+    /// For tables keyed per runtime, e.g. kq-process's one PROC or SIGNAL knote per ident.
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
 }
 
 impl fmt::Debug for Handle {
