@@ -1,9 +1,12 @@
-//! A kq program that stops on Ctrl-C the way `examples/echo_server.rs` does (a SIGNAL knote
-//! through `kq::io::EventSource`, selected against `accept`) exits cleanly when sent SIGINT.
+//! The examples as a user runs them.
 //!
-//! The program is this test binary re-run as a child process (an env var selects the child
-//! role): it serves echo on 127.0.0.1:0 and prints its address; the parent echoes through it on
-//! two connections, sends SIGINT, and expects exit status 0 and the example's goodbye line.
+//! - A kq program that stops on Ctrl-C the way `examples/echo_server.rs` does
+//!   (`kq::signal::ctrl_c()`, selected against `accept`) exits cleanly when sent SIGINT. The
+//!   program is this test binary re-run as a child process (an env var selects the child role):
+//!   it serves echo on 127.0.0.1:0 and prints its address; the parent echoes through it on two
+//!   connections, sends SIGINT, and expects exit status 0 and the example's goodbye line.
+//! - `examples/supervisor.rs` (the built example binary) restarts failing workers, and on SIGINT
+//!   kills them, prints its summary and exits 0, leaving no worker behind.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -14,7 +17,6 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use kq::net::{TcpListener, TcpStream};
-use kq::{Filter, Flags, Kevent};
 
 const CHILD_VAR: &str = "KQ_EXAMPLES_SIGINT_CHILD";
 const TEST_NAME: &str = "sigint_stops_an_echo_server_cleanly";
@@ -33,20 +35,17 @@ async fn echo(mut stream: TcpStream) -> io::Result<u64> {
     }
 }
 
-/// The example's `main`, on 127.0.0.1:0, with one change: SIGINT is watched before the address
-/// is printed, so the parent's SIGINT (sent once it reads the address) cannot come first.
+/// The example's `main`, on 127.0.0.1:0.
 #[kq::main]
 async fn echo_server_main() -> io::Result<()> {
+    let mut ctrl_c = kq::signal::ctrl_c();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let mut sigint =
-        kq::io::EventSource::new(Kevent::new(libc::SIGINT as usize, Filter::Signal, Flags::ADD))?;
     println!("echo server listening on {}", listener.local_addr()?);
     io::stdout().flush()?;
     let mut connections = 0u64;
     loop {
         let accept = Box::pin(listener.accept());
-        let ctrl_c = Box::pin(sigint.next_event());
-        match select(accept, ctrl_c).await {
+        match select(accept, &mut ctrl_c).await {
             Either::Left((accepted, _)) => {
                 let (stream, peer) = match accepted {
                     Ok(a) => a,
@@ -63,7 +62,8 @@ async fn echo_server_main() -> io::Result<()> {
                     }
                 });
             }
-            Either::Right(_) => {
+            Either::Right((stopped, _)) => {
+                stopped?;
                 println!("\nCtrl-C: stopping after {connections} connections");
                 return Ok(());
             }
@@ -198,5 +198,89 @@ fn sigint_stops_an_echo_server_cleanly() {
         Ok(0) => {}
         Ok(n) => panic!("unexpected bytes after exit: {:?}", &buf[..n]),
         Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}"),
+    }
+}
+
+/// The `supervisor` example binary, built next to this test by `cargo test`.
+fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/examples-HASH -> target/<profile>/examples/NAME
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    dir.join("examples").join(name)
+}
+
+#[test]
+fn supervisor_restarts_failures_and_stops_on_sigint() {
+    let bin = example_binary("supervisor");
+    assert!(bin.exists(), "{} not built (cargo test builds the examples)", bin.display());
+    // Default workers: worker 0 succeeds, workers 1 and 2 fail and are restarted.
+    let child = Command::new(&bin)
+        .arg("3")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the supervisor");
+    let mut child = KillOnDrop(Some(child));
+    let pid = child.pid();
+    let (line_tx, lines) = mpsc::channel();
+    let stdout = child.get().stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stderr = child.get().stderr.take().expect("stderr");
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    // Running, then a second failure of one worker (a restart with the doubled back-off).
+    loop {
+        let line = next_line(&lines, deadline, "a restart with back-off");
+        seen.push(line.clone());
+        if line.contains("restart in 200 ms") {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.starts_with("supervisor: 3 workers")), "{seen:?}");
+    // SAFETY: kill(2) sends SIGINT to our own child, not reaped yet (only `KillOnDrop` waits).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                drop(child);
+                panic!("the supervisor did not stop after SIGINT: {seen:?}");
+            }
+        }
+    }
+    let exit = child.wait();
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(exit.success(), "exit status {exit}\n{seen:?}\n--- stderr\n{stderr}");
+    assert!(seen.iter().any(|l| l.starts_with("supervisor: stopped;")), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("worker 0: 1 starts, 0 failures, 1 clean exits")),
+        "{seen:?}"
+    );
+    // Every worker it started is gone (killed and reaped before the summary). A pid reused since
+    // would belong to another program: this test binary runs no other shells.
+    for line in &seen {
+        let Some(at) = line.find(": started (pid ") else { continue };
+        let digits: String = line[at + 15..].chars().take_while(char::is_ascii_digit).collect();
+        let worker: u32 = digits.parse().expect("pid");
+        let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap_or_default();
+        assert!(
+            !stat.contains("(sh)") && !stat.contains("(sleep)"),
+            "worker {worker} outlived the supervisor: {stat}"
+        );
     }
 }

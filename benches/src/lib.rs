@@ -6,6 +6,7 @@
 //! same code.
 
 pub mod net;
+pub mod process_workloads;
 pub mod progress;
 pub mod report;
 pub mod results;
