@@ -8,9 +8,9 @@
 //! - [`net`]: TCP, UDP and Unix sockets.
 //! - [`process`]: child processes (`Command`, `Child`, async pipes) and `watch(pid)`; [`signal`]:
 //!   signal streams and `ctrl_c()`, over PROC and SIGNAL knotes.
+//! - [`fs_watch`]: a recursive file watcher, a `Stream` of Create / Remove / Modify / Rename
+//!   events (Unix).
 //! - [`main`] and [`test`]: `#[kq::main]`, `#[kq::test]`.
-//!
-//! The file watcher is being built in its own crate.
 //!
 //! ```
 //! #[kq::main(flavor = "current_thread")]
@@ -20,6 +20,8 @@
 //! }
 //! ```
 
+#[cfg(unix)]
+pub use kq_fs_watch as fs_watch;
 pub use kq_macros::{main, test};
 #[cfg(unix)]
 pub use kq_net as net;

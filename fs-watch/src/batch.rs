@@ -1,0 +1,250 @@
+//! One batch of diffs made into events: a Remove and a Create of the same (device, inode) become
+//! one Rename, wherever they are in the watched trees; new directories are watched and their
+//! contents reported; removed directories are dropped with everything below them.
+//!
+//! # Unpaired halves
+//!
+//! A rename across directories touches two directory knotes, and on a multi-thread runtime the
+//! watcher may run between their two events. So a Remove that finds no Create in its batch is
+//! *held*: it waits for the next batch, or [`PAIR_WINDOW`] at most, whichever comes first, for
+//! its Create half, and is reported as a Remove after that (before anything of the next batch).
+//! A Create is never held (the file is there: it is reported at once).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::event::{Event, EventKind, FileType, ModifyKind};
+use crate::tree::{entry_path, DirId, Entry, Owner, Raw, Tree};
+
+/// How long a Remove waits for its Create half at most.
+pub const PAIR_WINDOW: Duration = Duration::from_millis(20);
+
+/// A Remove waiting for its Create half.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub dir: DirId,
+    pub path: PathBuf,
+    pub entry: Entry,
+    pub root: usize,
+}
+
+struct Removed {
+    dir: DirId,
+    name: OsString,
+    path: PathBuf,
+    entry: Entry,
+    replaced: bool,
+    held: bool,
+    root: usize,
+    paired: bool,
+}
+
+struct Created {
+    dir: DirId,
+    name: OsString,
+    replaced: bool,
+    paired: bool,
+}
+
+/// Emits a Remove of an entry and of everything below it, deepest first.
+pub(crate) fn emit_remove(
+    tree: &mut Tree,
+    root: usize,
+    path: PathBuf,
+    entry: &Entry,
+    out: &mut Vec<(usize, Event)>,
+) {
+    tree.release_entry(entry, true, out);
+    out.push((root, Event::new(EventKind::Remove, path, Some(entry.st.kind))));
+}
+
+/// Flushes the held Removes (all of them, or those of one root).
+pub(crate) fn flush_held(
+    tree: &mut Tree,
+    held: &mut Vec<Held>,
+    root: Option<usize>,
+    out: &mut Vec<(usize, Event)>,
+) {
+    let (now, keep): (Vec<Held>, Vec<Held>) =
+        std::mem::take(held).into_iter().partition(|h| root.is_none_or(|r| h.root == r));
+    *held = keep;
+    for h in now {
+        emit_remove(tree, h.root, h.path, &h.entry, out);
+    }
+}
+
+/// Turns the raw changes of one batch (and the Removes held from the last one) into events.
+/// Unpaired Removes of this batch are held when `hold` is set, else reported.
+pub(crate) fn process(
+    tree: &mut Tree,
+    raws: Vec<Raw>,
+    held: &mut Vec<Held>,
+    hold: bool,
+    out: &mut Vec<(usize, Event)>,
+) {
+    let mut removed: Vec<Removed> = std::mem::take(held)
+        .into_iter()
+        .map(|h| Removed {
+            dir: h.dir,
+            name: OsString::new(),
+            path: h.path,
+            entry: h.entry,
+            replaced: false,
+            held: true,
+            root: h.root,
+            paired: false,
+        })
+        .collect();
+    let mut created = Vec::new();
+    let mut modified = Vec::new();
+    for raw in raws {
+        match raw {
+            Raw::Removed { dir, name, path, entry, replaced } => {
+                let root = tree.dirs.get(dir).map_or(usize::MAX, |d| d.root);
+                removed.push(Removed {
+                    dir,
+                    name,
+                    path,
+                    entry,
+                    replaced,
+                    held: false,
+                    root,
+                    paired: false,
+                });
+            }
+            Raw::Created { dir, name, replaced } => {
+                created.push(Created { dir, name, replaced, paired: false })
+            }
+            Raw::Modified { dir, path, kind, ft } => {
+                let root = tree.dirs.get(dir).map_or(usize::MAX, |d| d.root);
+                modified.push((root, Event::new(EventKind::Modify(kind), path, Some(ft))));
+            }
+        }
+    }
+
+    // Pair by (device, inode).
+    let mut by_id: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+    for (i, c) in created.iter().enumerate() {
+        if let Some(e) = tree.dirs.get(c.dir).and_then(|d| d.entries.get(&c.name)) {
+            by_id.entry(e.st.id()).or_default().push(i);
+        }
+    }
+    let mut pairs = Vec::new();
+    for (ri, r) in removed.iter_mut().enumerate() {
+        if let Some(list) = by_id.get_mut(&r.entry.st.id()) {
+            if let Some(ci) = list.pop() {
+                r.paired = true;
+                created[ci].paired = true;
+                pairs.push((ri, ci));
+            }
+        }
+    }
+
+    // 1. Held Removes that found nothing: they happened before everything else here.
+    for r in removed.iter_mut().filter(|r| r.held && !r.paired) {
+        let entry = take_entry(&mut r.entry);
+        emit_remove(tree, r.root, std::mem::take(&mut r.path), &entry, out);
+    }
+    // 2. Renames; those out of a name that was then refilled first (`mv a b; mv c a`).
+    pairs.sort_by_key(|&(ri, _)| !removed[ri].replaced);
+    for &(ri, ci) in &pairs {
+        let r = &mut removed[ri];
+        let entry = take_entry(&mut r.entry);
+        let from = std::mem::take(&mut r.path);
+        let c = &created[ci];
+        rename(tree, entry, from, c.dir, &c.name, out);
+    }
+    // 3. Names that now hold another file.
+    let mut replaced_removes: HashMap<(DirId, OsString), usize> = HashMap::new();
+    for (i, r) in removed.iter().enumerate() {
+        if r.replaced && !r.paired {
+            replaced_removes.insert((r.dir, r.name.clone()), i);
+        }
+    }
+    for c in created.iter().filter(|c| !c.paired) {
+        let root = tree.dirs.get(c.dir).map_or(usize::MAX, |d| d.root);
+        let path = entry_path(tree, c.dir, &c.name);
+        let Some(kind) =
+            tree.dirs.get(c.dir).and_then(|d| d.entries.get(&c.name)).map(|e| e.st.kind)
+        else {
+            continue;
+        };
+        let old = if c.replaced { replaced_removes.remove(&(c.dir, c.name.clone())) } else { None };
+        if let Some(ri) = old {
+            let r = &mut removed[ri];
+            let entry = take_entry(&mut r.entry);
+            r.paired = true;
+            if entry.st.kind == kind && kind != FileType::Dir {
+                // An atomic or vim-style save seen in one look: the file changed.
+                tree.release_entry(&entry, false, out);
+                out.push((root, Event::new(EventKind::Modify(ModifyKind::Data), path, Some(kind))));
+                tree.attach_entry(c.dir, &c.name, true, out);
+                continue;
+            }
+            emit_remove(tree, root, path.clone(), &entry, out);
+        }
+        out.push((root, Event::new(EventKind::Create, path, Some(kind))));
+        tree.attach_entry(c.dir, &c.name, true, out);
+    }
+    // A name renamed over: the file it held is gone without a Remove of its own (as with
+    // rename(2)), its knotes and subtree are dropped.
+    for r in removed.iter_mut().filter(|r| r.replaced && !r.paired) {
+        let entry = take_entry(&mut r.entry);
+        r.paired = true;
+        tree.release_entry(&entry, false, out);
+    }
+    // 4. Content and attribute changes.
+    out.extend(modified);
+    // 5. This batch's unpaired Removes: held for the next one, or reported.
+    for r in removed.into_iter().filter(|r| !r.paired && !r.held) {
+        if hold {
+            held.push(Held { dir: r.dir, path: r.path, entry: r.entry, root: r.root });
+        } else {
+            emit_remove(tree, r.root, r.path, &r.entry, out);
+        }
+    }
+}
+
+/// Moves an entry out, leaving one with nothing attached behind.
+fn take_entry(e: &mut Entry) -> Entry {
+    let rest = Entry { st: e.st, child: None, slot: None };
+    std::mem::replace(e, rest)
+}
+
+/// Applies a paired rename: the moved entry keeps its subtree and knotes under its new name.
+fn rename(
+    tree: &mut Tree,
+    moved: Entry,
+    from: PathBuf,
+    dir: DirId,
+    name: &std::ffi::OsStr,
+    out: &mut Vec<(usize, Event)>,
+) {
+    let root = tree.dirs.get(dir).map_or(usize::MAX, |d| d.root);
+    let to = entry_path(tree, dir, name);
+    let recursive = tree.dirs.contains(dir) && tree.recursive(dir);
+    let Some(dest) = tree.dirs.get_mut(dir).and_then(|d| d.entries.get_mut(name)) else {
+        tree.release_entry(&moved, false, out);
+        return;
+    };
+    let kind = dest.st.kind;
+    dest.child = moved.child;
+    dest.slot = moved.slot;
+    out.push((root, Event::rename(from, to, Some(kind))));
+    if let Some(slot) = moved.slot.and_then(|s| tree.slots.get_mut(s)) {
+        slot.owner = Owner::File(dir);
+    }
+    match moved.child {
+        Some(child) if recursive => tree.reparent(child, dir, name),
+        Some(child) => {
+            if let Some(e) = tree.dirs.get_mut(dir).and_then(|d| d.entries.get_mut(name)) {
+                e.child = None;
+            }
+            tree.drop_dir(child, false, out);
+        }
+        // Moved in from where it was not watched (a non-recursive root): watch it now.
+        None => tree.attach_entry(dir, name, true, out),
+    }
+}

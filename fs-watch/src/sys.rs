@@ -1,0 +1,223 @@
+//! The few system calls the watcher makes itself: directory fds, `fstatat` snapshots of
+//! entries, reading a directory through its fd, the path of an fd, and the fd limit.
+
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::event::FileType;
+
+/// What a snapshot keeps of one file: enough to tell a new file from a moved one and a write
+/// from a chmod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub kind: FileType,
+    pub size: i64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u64,
+}
+
+impl Stat {
+    // The field types differ between platforms: the casts are no-ops only on some.
+    #[allow(clippy::unnecessary_cast)]
+    fn from(st: &libc::stat) -> Stat {
+        Stat {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            kind: FileType::from_mode(st.st_mode as u32),
+            size: st.st_size as i64,
+            mtime: (st.st_mtime as i64, nsec(st).0),
+            ctime: (st.st_ctime as i64, nsec(st).1),
+            mode: st.st_mode as u32,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            nlink: st.st_nlink as u64,
+        }
+    }
+
+    /// (device, inode): the identity renames are paired by.
+    pub fn id(&self) -> (u64, u64) {
+        (self.dev, self.ino)
+    }
+}
+
+/// The nanoseconds of (mtime, ctime): the field names differ on NetBSD.
+#[allow(clippy::unnecessary_cast)]
+fn nsec(st: &libc::stat) -> (i64, i64) {
+    #[cfg(target_os = "netbsd")]
+    return (st.st_mtimensec as i64, st.st_ctimensec as i64);
+    #[cfg(not(target_os = "netbsd"))]
+    return (st.st_mtime_nsec as i64, st.st_ctime_nsec as i64);
+}
+
+fn cstr(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
+}
+
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `fstatat(dir, name)`, following a final symlink only with `follow`.
+pub(crate) fn stat_at(dir: RawFd, name: &OsStr, follow: bool) -> io::Result<Stat> {
+    let name = cstr(name)?;
+    // SAFETY: a zeroed `stat` is a valid out-value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    // SAFETY: `name` is a valid C string and `st` is valid for writes.
+    check(unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, flags) })?;
+    Ok(Stat::from(&st))
+}
+
+/// `stat` (or `lstat`) of a path.
+pub(crate) fn stat_path(path: &Path, follow: bool) -> io::Result<Stat> {
+    stat_at(libc::AT_FDCWD, path.as_os_str(), follow)
+}
+
+/// `fstat` of an fd.
+pub(crate) fn fstat(fd: RawFd) -> io::Result<Stat> {
+    // SAFETY: a zeroed `stat` is a valid out-value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is valid for writes; a bad fd gives EBADF.
+    check(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(Stat::from(&st))
+}
+
+/// Opens the directory `name` of `dir` (or a path, with `dir` = `AT_FDCWD`) for watching. Without
+/// `follow`, a symlink is refused (ELOOP / ENOTDIR).
+pub(crate) fn open_dir_at(dir: RawFd, name: &OsStr, follow: bool) -> io::Result<OwnedFd> {
+    let name = cstr(name)?;
+    let mut flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    // SAFETY: a valid C string; the result is a new fd or -1.
+    let fd = check(unsafe { libc::openat(dir, name.as_ptr(), flags) })?;
+    // SAFETY: a fresh fd that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens a file of `dir` for a per-file VNODE knote (native kqueue), without following symlinks
+/// and without blocking on FIFOs.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+pub(crate) fn open_file_at(dir: RawFd, name: &OsStr) -> io::Result<OwnedFd> {
+    let name = cstr(name)?;
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    let access = libc::O_EVTONLY;
+    #[cfg(not(any(target_os = "macos", target_os = "ios")))]
+    let access = libc::O_RDONLY;
+    let flags = access | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    // SAFETY: a valid C string; the result is a new fd or -1.
+    let fd = check(unsafe { libc::openat(dir, name.as_ptr(), flags) })?;
+    // SAFETY: a fresh fd that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The names in the directory open at `fd` (without `.` and `..`). A directory that was removed
+/// reads as empty.
+pub(crate) fn read_dir(fd: &OwnedFd) -> io::Result<Vec<OsString>> {
+    // fdopendir takes the fd it is given: hand it a duplicate, and start from the beginning.
+    // SAFETY: plain dup of an fd we own.
+    let dup = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
+    // SAFETY: `dup` is ours; on success the DIR owns it, on failure we close it.
+    let dirp = unsafe { libc::fdopendir(dup) };
+    if dirp.is_null() {
+        let err = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so `dup` is still ours to close.
+        unsafe { libc::close(dup) };
+        return Err(err);
+    }
+    // SAFETY: a valid DIR; the duplicate shares the offset, which a previous read moved.
+    unsafe { libc::rewinddir(dirp) };
+    let mut names = Vec::new();
+    let result = loop {
+        set_errno(0);
+        // SAFETY: a valid DIR, used by this thread only.
+        let ent = unsafe { libc::readdir(dirp) };
+        if ent.is_null() {
+            let errno = io::Error::last_os_error();
+            break match errno.raw_os_error() {
+                Some(0) | Some(libc::ENOENT) => Ok(()),
+                _ => Err(errno),
+            };
+        }
+        // SAFETY: readdir returned a valid dirent whose d_name is NUL-terminated.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsString::from_vec(name.to_vec()));
+        }
+    };
+    // SAFETY: a valid DIR, closed once (this also closes `dup`).
+    unsafe { libc::closedir(dirp) };
+    result.map(|()| names)
+}
+
+fn set_errno(v: i32) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: the thread's errno location is always valid.
+    unsafe {
+        *libc::__errno_location() = v
+    };
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    // SAFETY: the thread's errno location is always valid.
+    unsafe {
+        *libc::__error() = v
+    };
+    #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
+    // SAFETY: the thread's errno location is always valid.
+    unsafe {
+        *libc::__errno() = v
+    };
+}
+
+/// Where the file open at `fd` now is, when the system can tell (Linux: `/proc/self/fd`).
+pub(crate) fn fd_path(fd: RawFd) -> Option<PathBuf> {
+    if cfg!(target_os = "linux") {
+        let p = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+        let bytes = p.as_os_str().as_bytes();
+        if bytes.ends_with(b" (deleted)") || !bytes.starts_with(b"/") {
+            return None;
+        }
+        return Some(p);
+    }
+    None
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (native kqueue, where every watched file
+/// needs its own descriptor). Returns the soft limit now in force.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+pub(crate) fn raise_nofile() -> u64 {
+    // SAFETY: a zeroed rlimit is a valid out-value.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `rl` is valid for writes.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return 0;
+    }
+    if rl.rlim_cur < rl.rlim_max {
+        let mut want = rl;
+        want.rlim_cur = rl.rlim_max;
+        // macOS refuses more than OPEN_MAX (10,240, <sys/syslimits.h>) for an unlimited hard
+        // limit.
+        #[cfg(any(target_os = "macos", target_os = "ios"))]
+        if want.rlim_cur > 10_240 {
+            want.rlim_cur = 10_240;
+        }
+        // SAFETY: a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            return want.rlim_cur as u64;
+        }
+    }
+    rl.rlim_cur as u64
+}

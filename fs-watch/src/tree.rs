@@ -1,0 +1,510 @@
+//! The watched trees: one [`Dir`] per watched directory (its fd, its VNODE knote, its snapshot),
+//! [`Slot`]s for the knotes, [`Root`]s for what the user asked to watch. Scanning a new
+//! directory, diffing a directory against its snapshot, moving and dropping subtrees.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kq_reactor::{note, Filter, Flags, Kevent};
+use kq_runtime::io::EventSource;
+use kq_runtime::runtime::Handle;
+use slab::Slab;
+
+use crate::event::{path_error, Event, EventKind, FileType, ModifyKind};
+use crate::ready::{ReadySet, SlotWaker};
+use crate::sys::{self, Stat};
+use crate::RecursiveMode;
+
+pub(crate) type DirId = usize;
+
+/// One name in a directory snapshot.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub st: Stat,
+    /// The watched directory behind this name (a subdirectory, or a followed symlink to one).
+    pub child: Option<DirId>,
+    /// Its own knote (per-file mode: native kqueue).
+    pub slot: Option<usize>,
+}
+
+impl Entry {
+    fn new(st: Stat) -> Entry {
+        Entry { st, child: None, slot: None }
+    }
+}
+
+/// A watched directory.
+pub(crate) struct Dir {
+    pub path: PathBuf,
+    pub slot: usize,
+    pub parent: Option<DirId>,
+    pub root: usize,
+    pub depth: usize,
+    pub entries: BTreeMap<OsString, Entry>,
+    /// A watched file's directory: the one name it follows.
+    pub only: Option<OsString>,
+    pub id: (u64, u64),
+    /// Last, so that the knote (in the slot, removed first) goes before the fd closes.
+    pub fd: OwnedFd,
+}
+
+/// Who a knote reports for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A watched directory's own knote.
+    Dir(DirId),
+    /// A file's knote (per-file mode): its directory needs a diff.
+    File(DirId),
+    /// The knote on a watched root's parent directory, which hears the root's removal.
+    RootParent(usize),
+}
+
+/// One VNODE knote of the watcher.
+pub(crate) struct Slot {
+    pub source: EventSource,
+    pub waker: Arc<SlotWaker>,
+    pub owner: Owner,
+    /// The slot's own fd (files, root parents); after `source` so the knote goes first.
+    pub _fd: Option<OwnedFd>,
+}
+
+/// A path the user watches.
+pub(crate) struct Root {
+    pub path: PathBuf,
+    pub mode: RecursiveMode,
+    pub dir: DirId,
+    /// A file (its directory is `dir`, following one name).
+    pub file: bool,
+    pub id: (u64, u64),
+    pub parent_slot: Option<usize>,
+}
+
+/// A change found by a diff, before renames are paired.
+#[derive(Debug)]
+pub(crate) enum Raw {
+    Created { dir: DirId, name: OsString, replaced: bool },
+    Removed { dir: DirId, name: OsString, path: PathBuf, entry: Entry, replaced: bool },
+    Modified { dir: DirId, path: PathBuf, kind: ModifyKind, ft: FileType },
+}
+
+const DIR_NOTES: u32 = note::DELETE
+    | note::WRITE
+    | note::EXTEND
+    | note::ATTRIB
+    | note::LINK
+    | note::RENAME
+    | note::REVOKE;
+
+pub(crate) struct Tree {
+    /// Before `dirs`: knotes are deleted before their directories' fds close.
+    pub slots: Slab<Slot>,
+    pub dirs: Slab<Dir>,
+    pub roots: Slab<Root>,
+    pub ready: Arc<ReadySet>,
+    pub follow: bool,
+    /// One knote per file (native kqueue, or asked for): directories do not report their files.
+    pub per_file: bool,
+    /// Errors met on the way (unreadable directories, limits), for the stream.
+    pub errors: Vec<io::Error>,
+    handle: Option<Handle>,
+}
+
+fn is_gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+impl Tree {
+    pub(crate) fn new(follow: bool, per_file: bool, handle: Option<Handle>) -> Tree {
+        Tree {
+            slots: Slab::new(),
+            dirs: Slab::new(),
+            roots: Slab::new(),
+            ready: Arc::default(),
+            follow,
+            per_file,
+            errors: Vec::new(),
+            handle,
+        }
+    }
+
+    /// The runtime the knotes are registered with (the one current at the first watch).
+    pub(crate) fn handle(&mut self) -> io::Result<Handle> {
+        if let Some(h) = &self.handle {
+            return Ok(h.clone());
+        }
+        let h = Handle::try_current().map_err(|e| {
+            io::Error::other(format!(
+                "the file watcher needs a kq runtime ({e}): call it inside one"
+            ))
+        })?;
+        self.handle = Some(h.clone());
+        Ok(h)
+    }
+
+    /// Registers a VNODE knote on `fd` for `owner`.
+    pub(crate) fn add_slot(
+        &mut self,
+        fd: RawFd,
+        owner: Owner,
+        own_fd: Option<OwnedFd>,
+        children: bool,
+    ) -> io::Result<usize> {
+        let handle = self.handle()?;
+        let entry = self.slots.vacant_entry();
+        let fflags = if children { DIR_NOTES | note::CHILDREN } else { DIR_NOTES };
+        let change = Kevent::new(fd as usize, Filter::Vnode, Flags::CLEAR).with_fflags(fflags);
+        let source = {
+            let _guard = handle.enter();
+            EventSource::new(change)?
+        };
+        let key = entry.key();
+        let waker = self.ready.waker(key);
+        entry.insert(Slot { source, waker, owner, _fd: own_fd });
+        Ok(key)
+    }
+
+    /// Opens and watches directory `name` of `at` (a path with `AT_FDCWD`), checking symlink
+    /// loops against the ancestors.
+    pub(crate) fn open_dir(
+        &mut self,
+        at: RawFd,
+        name: &OsStr,
+        path: PathBuf,
+        parent: Option<DirId>,
+        root: usize,
+        follow: bool,
+    ) -> io::Result<DirId> {
+        let fd = sys::open_dir_at(at, name, follow).map_err(|e| path_error(e, &path))?;
+        let st = sys::fstat(fd.as_raw_fd()).map_err(|e| path_error(e, &path))?;
+        let mut up = parent;
+        while let Some(a) = up {
+            if self.dirs[a].id == st.id() {
+                let msg = format!(
+                    "{}: symlink loop (it leads back to {}); not followed",
+                    path.display(),
+                    self.dirs[a].path.display()
+                );
+                return Err(io::Error::new(io::Error::from_raw_os_error(libc::ELOOP).kind(), msg));
+            }
+            up = self.dirs[a].parent;
+        }
+        let depth = parent.map_or(0, |p| self.dirs[p].depth + 1);
+        let raw = fd.as_raw_fd();
+        let id = self.dirs.insert(Dir {
+            path: path.clone(),
+            slot: usize::MAX,
+            parent,
+            root,
+            depth,
+            entries: BTreeMap::new(),
+            only: None,
+            id: st.id(),
+            fd,
+        });
+        match self.add_slot(raw, Owner::Dir(id), None, !self.per_file) {
+            Ok(slot) => {
+                self.dirs[id].slot = slot;
+                Ok(id)
+            }
+            Err(e) => {
+                self.dirs.remove(id);
+                Err(path_error(e, &path))
+            }
+        }
+    }
+
+    /// May directories below `dir` be watched?
+    pub(crate) fn recursive(&self, dir: DirId) -> bool {
+        let d = &self.dirs[dir];
+        d.only.is_none()
+            && self.roots.get(d.root).is_some_and(|r| r.mode == RecursiveMode::Recursive)
+    }
+
+    /// Does this entry lead to a directory to watch?
+    fn leads_to_dir(&self, dir: DirId, name: &OsStr, st: &Stat) -> bool {
+        match st.kind {
+            FileType::Dir => true,
+            FileType::Symlink if self.follow => {
+                sys::stat_at(self.dirs[dir].fd.as_raw_fd(), name, true)
+                    .is_ok_and(|s| s.kind == FileType::Dir)
+            }
+            _ => false,
+        }
+    }
+
+    /// Watches what entry `name` of `dir` needs (its subtree, or its own knote in per-file
+    /// mode). With `report`, every entry found below gets a Create in `out`.
+    pub(crate) fn attach_entry(
+        &mut self,
+        dir: DirId,
+        name: &OsStr,
+        report: bool,
+        out: &mut Vec<(usize, Event)>,
+    ) {
+        let Some(entry) = self.dirs[dir].entries.get(name) else { return };
+        let st = entry.st;
+        let path = self.dirs[dir].path.join(name);
+        if self.recursive(dir) && self.leads_to_dir(dir, name, &st) {
+            let at = self.dirs[dir].fd.as_raw_fd();
+            let root = self.dirs[dir].root;
+            match self.open_dir(at, name, path, Some(dir), root, self.follow) {
+                Ok(child) => {
+                    if let Some(e) = self.dirs[dir].entries.get_mut(name) {
+                        e.child = Some(child);
+                    }
+                    self.scan(child, report, out);
+                }
+                Err(e) if is_gone(&e) => {}
+                Err(e) => self.errors.push(e),
+            }
+        } else if self.per_file && st.kind == FileType::File {
+            let at = self.dirs[dir].fd.as_raw_fd();
+            let opened = sys::open_file_at(at, name).and_then(|fd| {
+                let raw = fd.as_raw_fd();
+                self.add_slot(raw, Owner::File(dir), Some(fd), false)
+            });
+            match opened {
+                Ok(slot) => {
+                    if let Some(e) = self.dirs[dir].entries.get_mut(name) {
+                        e.slot = Some(slot);
+                    }
+                }
+                Err(e) if is_gone(&e) => {}
+                Err(e) => self.errors.push(path_error(e, &path)),
+            }
+        }
+    }
+
+    /// Reads a freshly watched directory and everything below it (breadth first, so a Create of a
+    /// directory always comes before the Creates of what is inside it).
+    pub(crate) fn scan(&mut self, dir: DirId, report: bool, out: &mut Vec<(usize, Event)>) {
+        let mut queue = std::collections::VecDeque::from([dir]);
+        while let Some(d) = queue.pop_front() {
+            let fd = self.dirs[d].fd.as_raw_fd();
+            let names = match sys::read_dir(&self.dirs[d].fd) {
+                Ok(names) => names,
+                Err(e) => {
+                    self.errors.push(path_error(e, &self.dirs[d].path));
+                    continue;
+                }
+            };
+            let root = self.dirs[d].root;
+            for name in names {
+                let Ok(st) = sys::stat_at(fd, &name, false) else { continue };
+                if report {
+                    let ev =
+                        Event::new(EventKind::Create, self.dirs[d].path.join(&name), Some(st.kind));
+                    out.push((root, ev));
+                }
+                self.dirs[d].entries.insert(name.clone(), Entry::new(st));
+                // Subdirectories are opened now, scanned when their turn in the queue comes.
+                let before = self.dirs.len();
+                self.attach_entry_shallow(d, &name);
+                if self.dirs.len() > before {
+                    if let Some(child) = self.dirs[d].entries.get(&name).and_then(|e| e.child) {
+                        queue.push_back(child);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`attach_entry`](Self::attach_entry) without scanning the new directory.
+    fn attach_entry_shallow(&mut self, dir: DirId, name: &OsStr) {
+        let Some(entry) = self.dirs[dir].entries.get(name) else { return };
+        let st = entry.st;
+        if self.recursive(dir) && self.leads_to_dir(dir, name, &st) {
+            let at = self.dirs[dir].fd.as_raw_fd();
+            let root = self.dirs[dir].root;
+            let path = self.dirs[dir].path.join(name);
+            match self.open_dir(at, name, path, Some(dir), root, self.follow) {
+                Ok(child) => {
+                    if let Some(e) = self.dirs[dir].entries.get_mut(name) {
+                        e.child = Some(child);
+                    }
+                }
+                Err(e) if is_gone(&e) => {}
+                Err(e) => self.errors.push(e),
+            }
+        } else if self.per_file && st.kind == FileType::File {
+            let mut sink = Vec::new();
+            self.attach_entry(dir, name, false, &mut sink);
+        }
+    }
+
+    /// Compares `dir` with what is on disk, updating its snapshot; the differences go to `out`.
+    pub(crate) fn diff(&mut self, dir: DirId, out: &mut Vec<Raw>) {
+        let d = &self.dirs[dir];
+        let fd = d.fd.as_raw_fd();
+        let names = match sys::read_dir(&d.fd) {
+            Ok(names) => names,
+            Err(e) => {
+                let e = path_error(e, &d.path);
+                self.errors.push(e);
+                return;
+            }
+        };
+        let mut now: BTreeMap<OsString, Stat> = BTreeMap::new();
+        for name in names {
+            if d.only.as_ref().is_some_and(|o| *o != name) {
+                continue;
+            }
+            if let Ok(st) = sys::stat_at(fd, &name, false) {
+                now.insert(name, st);
+            }
+        }
+        let d = &mut self.dirs[dir];
+        let gone: Vec<OsString> =
+            d.entries.keys().filter(|n| !now.contains_key(*n)).cloned().collect();
+        for name in gone {
+            if let Some(entry) = d.entries.remove(&name) {
+                let path = d.path.join(&name);
+                out.push(Raw::Removed { dir, name, path, entry, replaced: false });
+            }
+        }
+        for (name, st) in now {
+            match d.entries.get_mut(&name) {
+                None => {
+                    d.entries.insert(name.clone(), Entry::new(st));
+                    out.push(Raw::Created { dir, name, replaced: false });
+                }
+                Some(old) if old.st.id() != st.id() || old.st.kind != st.kind => {
+                    let entry = std::mem::replace(old, Entry::new(st));
+                    let path = d.path.join(&name);
+                    out.push(Raw::Removed { dir, name: name.clone(), path, entry, replaced: true });
+                    out.push(Raw::Created { dir, name, replaced: true });
+                }
+                Some(old) => {
+                    if let Some(kind) = modify_kind(&old.st, &st) {
+                        out.push(Raw::Modified {
+                            dir,
+                            path: d.path.join(&name),
+                            kind,
+                            ft: st.kind,
+                        });
+                    }
+                    old.st = st;
+                }
+            }
+        }
+    }
+
+    /// Removes a slot (its knote), if it is there.
+    pub(crate) fn drop_slot(&mut self, slot: usize) {
+        if self.slots.contains(slot) {
+            self.slots.remove(slot);
+        }
+    }
+
+    /// Forgets what an entry holds (its subtree, its knote); with `report`, a Remove for every
+    /// path below it, deepest first (the entry's own Remove is the caller's).
+    pub(crate) fn release_entry(
+        &mut self,
+        entry: &Entry,
+        report: bool,
+        out: &mut Vec<(usize, Event)>,
+    ) {
+        if let Some(slot) = entry.slot {
+            self.drop_slot(slot);
+        }
+        if let Some(child) = entry.child {
+            self.drop_dir(child, report, out);
+        }
+    }
+
+    /// Drops directory `dir` and everything below it (see [`release_entry`](Self::release_entry)).
+    pub(crate) fn drop_dir(&mut self, dir: DirId, report: bool, out: &mut Vec<(usize, Event)>) {
+        // Pre-order list, then processed backwards: children before their parents.
+        let mut order = vec![dir];
+        let mut i = 0;
+        while i < order.len() {
+            if let Some(d) = self.dirs.get(order[i]) {
+                order.extend(d.entries.values().filter_map(|e| e.child));
+            }
+            i += 1;
+        }
+        for &d in order.iter().rev() {
+            let Some(removed) = self.dirs.try_remove(d) else { continue };
+            self.drop_slot(removed.slot);
+            for (name, e) in &removed.entries {
+                if let Some(slot) = e.slot {
+                    self.drop_slot(slot);
+                }
+                if report {
+                    let ev =
+                        Event::new(EventKind::Remove, removed.path.join(name), Some(e.st.kind));
+                    out.push((removed.root, ev));
+                }
+            }
+        }
+    }
+
+    /// Moves the subtree of `child` under `parent` as `name` (after a rename), fixing the paths,
+    /// depths and roots below it.
+    pub(crate) fn reparent(&mut self, child: DirId, parent: DirId, name: &OsStr) {
+        let root = self.dirs[parent].root;
+        let mut stack = vec![(child, parent, name.to_os_string())];
+        while let Some((d, p, n)) = stack.pop() {
+            let path = self.dirs[p].path.join(&n);
+            let depth = self.dirs[p].depth + 1;
+            let Some(dir) = self.dirs.get_mut(d) else { continue };
+            dir.parent = Some(p);
+            dir.path = path;
+            dir.depth = depth;
+            dir.root = root;
+            for (n, e) in &dir.entries {
+                if let Some(c) = e.child {
+                    stack.push((c, d, n.clone()));
+                }
+            }
+        }
+    }
+
+    /// Every directory of root `root` (or of every root).
+    pub(crate) fn dirs_of(&self, root: Option<usize>) -> Vec<DirId> {
+        self.dirs
+            .iter()
+            .filter(|(_, d)| root.is_none_or(|r| d.root == r))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Drops root `r` and all its knotes and fds, silently.
+    pub(crate) fn drop_root(&mut self, r: usize) {
+        let Some(root) = self.roots.try_remove(r) else { return };
+        if let Some(s) = root.parent_slot {
+            self.drop_slot(s);
+        }
+        let mut sink = Vec::new();
+        self.drop_dir(root.dir, false, &mut sink);
+        // Directories moved into this root from another one belong to it now: drop them too.
+        for d in self.dirs_of(Some(r)) {
+            self.drop_dir(d, false, &mut sink);
+        }
+    }
+}
+
+/// What changed between two looks at the same file.
+fn modify_kind(old: &Stat, new: &Stat) -> Option<ModifyKind> {
+    let dir = new.kind == FileType::Dir;
+    if !dir && (old.size != new.size || old.mtime != new.mtime) {
+        Some(ModifyKind::Data)
+    } else if old.mode != new.mode
+        || old.uid != new.uid
+        || old.gid != new.gid
+        || (!dir && old.ctime != new.ctime)
+    {
+        Some(ModifyKind::Metadata)
+    } else {
+        None
+    }
+}
+
+/// The user-visible path of entry `name` of `dir`.
+pub(crate) fn entry_path(tree: &Tree, dir: DirId, name: &OsStr) -> PathBuf {
+    tree.dirs.get(dir).map_or_else(|| Path::new(name).to_path_buf(), |d| d.path.join(name))
+}

@@ -1,0 +1,492 @@
+//! [`Watcher`] (the stream) and its [`Builder`].
+
+use std::collections::{BTreeSet, VecDeque};
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use kq_reactor::note;
+use kq_runtime::time::{sleep_until, Sleep};
+
+use crate::batch::{self, Held, PAIR_WINDOW};
+use crate::event::{path_error, Event, EventKind, FileType};
+use crate::filter::PathFilter;
+use crate::sys;
+use crate::tree::{Dir, Owner, Root, Tree};
+use crate::RecursiveMode;
+
+/// How many kevents one poll takes from one knote before moving on to the others.
+const EVENTS_PER_SLOT: usize = 64;
+
+/// Options of a [`Watcher`]: `Watcher::builder().debounce(..).filter(..).build()`.
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    debounce: Option<Duration>,
+    filter: Option<PathFilter>,
+    follow_symlinks: bool,
+    per_file: bool,
+}
+
+impl Builder {
+    /// Waits this long after a change before looking, so that a burst of changes is reported
+    /// coalesced (a file written ten times gives one Modify). Default: none, look at once.
+    pub fn debounce(mut self, delay: Duration) -> Builder {
+        self.debounce = (!delay.is_zero()).then_some(delay);
+        self
+    }
+
+    /// Reports only events with a path that passes `filter`: a [`PathFilter::glob`] or any
+    /// `Fn(&Path) -> bool`. Directories are watched whatever it says.
+    pub fn filter(mut self, filter: impl Into<PathFilter>) -> Builder {
+        self.filter = Some(filter.into());
+        self
+    }
+
+    /// Follows symlinks to directories (watching what they lead to, under the link's path).
+    /// Default: false (a symlink is an entry like any other). Loops are detected and reported.
+    pub fn follow_symlinks(mut self, follow: bool) -> Builder {
+        self.follow_symlinks = follow;
+        self
+    }
+
+    /// One knote and descriptor per file, as native kqueue needs (FreeBSD, macOS: always on
+    /// there). On Linux it is off by default: directory knotes report their files' changes.
+    pub fn per_file_knotes(mut self, on: bool) -> Builder {
+        self.per_file = on;
+        self
+    }
+
+    /// The watcher. Inside a kq runtime it registers with that runtime; outside one, with the
+    /// runtime current at the first [`Watcher::watch`].
+    ///
+    /// # Errors
+    /// None today on Linux; kept for platforms that may refuse.
+    pub fn build(self) -> io::Result<Watcher> {
+        let per_file = self.per_file || !cfg!(target_os = "linux");
+        if per_file && !cfg!(target_os = "linux") {
+            sys::raise_nofile();
+        }
+        let handle = kq_runtime::runtime::Handle::try_current().ok();
+        Ok(Watcher {
+            tree: Tree::new(self.follow_symlinks, per_file, handle),
+            filter: self.filter,
+            debounce: self.debounce,
+            out: VecDeque::new(),
+            dirty: BTreeSet::new(),
+            root_checks: BTreeSet::new(),
+            rescan: false,
+            held: Vec::new(),
+            held_deadline: None,
+            debounce_deadline: None,
+            timer: None,
+            ended: false,
+        })
+    }
+}
+
+/// A file watcher: a `Stream` of [`Event`]s (and of error items that do not stop it).
+pub struct Watcher {
+    tree: Tree,
+    filter: Option<PathFilter>,
+    debounce: Option<Duration>,
+    out: VecDeque<io::Result<Event>>,
+    dirty: BTreeSet<usize>,
+    root_checks: BTreeSet<usize>,
+    rescan: bool,
+    held: Vec<Held>,
+    held_deadline: Option<Instant>,
+    debounce_deadline: Option<Instant>,
+    timer: Option<Pin<Box<Sleep>>>,
+    ended: bool,
+}
+
+impl Watcher {
+    /// A watcher with the default options.
+    ///
+    /// # Errors
+    /// As [`Builder::build`].
+    pub fn new() -> io::Result<Watcher> {
+        Watcher::builder().build()
+    }
+
+    /// Options: debounce, filter, symlinks.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Watches `path` (a directory, or a file). Watching a path already watched in the same mode
+    /// does nothing; in the other mode, replaces that watch.
+    ///
+    /// # Errors
+    /// `NotFound` (naming the path) when it does not exist; outside a kq runtime (when the
+    /// watcher was built outside one too); the errors of opening it or of its knote, a
+    /// [`LimitError`](crate::LimitError) for a limit. Errors below the root (unreadable
+    /// subdirectories, limits) come as items of the stream instead.
+    pub fn watch(&mut self, path: impl AsRef<Path>, mode: RecursiveMode) -> io::Result<()> {
+        let path = absolute(path.as_ref())?;
+        if let Some((r, root)) = self.tree.roots.iter().find(|(_, r)| r.path == path) {
+            if root.mode == mode {
+                return Ok(());
+            }
+            self.drop_root(r);
+        }
+        self.tree.handle()?;
+        let st = sys::stat_path(&path, true).map_err(|e| path_error(e, &path))?;
+        let r = self.tree.roots.vacant_entry().key();
+        let dir = if st.kind == FileType::Dir {
+            let dir = self.tree.open_dir(
+                libc::AT_FDCWD,
+                path.as_os_str(),
+                path.clone(),
+                None,
+                r,
+                true,
+            )?;
+            self.tree.roots.insert(Root {
+                path: path.clone(),
+                mode,
+                dir,
+                file: false,
+                id: st.id(),
+                parent_slot: None,
+            });
+            dir
+        } else {
+            let dir = self.watch_file(&path, r)?;
+            self.tree.roots.insert(Root {
+                path: path.clone(),
+                mode,
+                dir,
+                file: true,
+                id: st.id(),
+                parent_slot: None,
+            });
+            dir
+        };
+        if st.kind == FileType::Dir {
+            // The parent's knote hears the root's removal or move.
+            if let Some(parent) = path.parent() {
+                let slot =
+                    sys::open_dir_at(libc::AT_FDCWD, parent.as_os_str(), true).and_then(|fd| {
+                        let raw = fd.as_raw_fd();
+                        self.tree.add_slot(raw, Owner::RootParent(r), Some(fd), false)
+                    });
+                match slot {
+                    Ok(slot) => self.tree.roots[r].parent_slot = Some(slot),
+                    Err(e) => self.tree.errors.push(path_error(e, parent)),
+                }
+            }
+            let mut sink = Vec::new();
+            self.tree.scan(dir, false, &mut sink);
+        }
+        self.ended = false;
+        self.take_errors();
+        Ok(())
+    }
+
+    /// A file root: its directory, following one name.
+    fn watch_file(&mut self, path: &Path, root: usize) -> io::Result<usize> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(path_error(io::ErrorKind::InvalidInput.into(), path));
+        };
+        let dir = self.tree.open_dir(
+            libc::AT_FDCWD,
+            parent.as_os_str(),
+            parent.to_path_buf(),
+            None,
+            root,
+            true,
+        )?;
+        let name: OsString = name.to_os_string();
+        self.tree.dirs[dir].only = Some(name.clone());
+        let fd = self.tree.dirs[dir].fd.as_raw_fd();
+        match sys::stat_at(fd, &name, false) {
+            Ok(st) => {
+                let entry = crate::tree::Entry { st, child: None, slot: None };
+                self.tree.dirs[dir].entries.insert(name.clone(), entry);
+                let mut sink = Vec::new();
+                self.tree.attach_entry(dir, &name, false, &mut sink);
+                Ok(dir)
+            }
+            Err(e) => {
+                let mut sink = Vec::new();
+                self.tree.drop_dir(dir, false, &mut sink);
+                Err(path_error(e, path))
+            }
+        }
+    }
+
+    /// Stops watching `path` (as given to [`watch`](Self::watch)).
+    ///
+    /// # Errors
+    /// `NotFound` (naming it) when it is not watched.
+    pub fn unwatch(&mut self, path: impl AsRef<Path>) -> io::Result<()> {
+        let path = absolute(path.as_ref())?;
+        let Some(r) = self.tree.roots.iter().find(|(_, r)| r.path == path).map(|(r, _)| r) else {
+            let msg = format!("{}: not watched", path.display());
+            return Err(io::Error::new(io::ErrorKind::NotFound, msg));
+        };
+        self.drop_root(r);
+        Ok(())
+    }
+
+    fn drop_root(&mut self, r: usize) {
+        let (drop, keep): (Vec<Held>, Vec<Held>) =
+            std::mem::take(&mut self.held).into_iter().partition(|h| h.root == r);
+        self.held = keep;
+        let mut sink = Vec::new();
+        for h in drop {
+            self.tree.release_entry(&h.entry, false, &mut sink);
+        }
+        self.tree.drop_root(r);
+    }
+
+    /// The watched paths (absolute, as given).
+    pub fn watched_paths(&self) -> Vec<PathBuf> {
+        self.tree.roots.iter().map(|(_, r)| r.path.clone()).collect()
+    }
+
+    /// How many directories are watched (one descriptor and one knote each), and how many
+    /// knotes the watcher holds in all.
+    pub fn watch_counts(&self) -> (usize, usize) {
+        (self.tree.dirs.len(), self.tree.slots.len())
+    }
+
+    fn take_errors(&mut self) {
+        self.out.extend(self.tree.errors.drain(..).map(Err));
+    }
+
+    fn emit(&mut self, events: Vec<(usize, Event)>) {
+        for (root, ev) in events {
+            let pass = match (&self.filter, &ev.kind) {
+                (None, _) | (_, EventKind::Rescan) => true,
+                (Some(f), _) => {
+                    let base = self.tree.roots.get(root).map_or(Path::new("/"), |r| {
+                        if r.file {
+                            r.path.parent().unwrap_or(Path::new("/"))
+                        } else {
+                            r.path.as_path()
+                        }
+                    });
+                    ev.paths.iter().any(|p| f.matches(base, p))
+                }
+            };
+            if pass {
+                self.out.push_back(Ok(ev));
+            }
+        }
+    }
+
+    /// Takes the kevents of every knote that fired, noting which directories need a look.
+    fn collect(&mut self, cx: &Context<'_>) {
+        for id in self.tree.ready.take(cx.waker()) {
+            let Some(slot) = self.tree.slots.get_mut(id) else { continue };
+            slot.waker.unqueue();
+            let waker = Waker::from(slot.waker.clone());
+            let mut scx = Context::from_waker(&waker);
+            let owner = slot.owner;
+            let mut notes = 0;
+            let mut n = 0;
+            while let Poll::Ready(Some(ev)) = slot.source.poll_next_event(&mut scx) {
+                notes |= ev.fflags;
+                n += 1;
+                if n == EVENTS_PER_SLOT {
+                    self.tree.ready.requeue(&slot.waker);
+                    break;
+                }
+            }
+            if n == 0 {
+                continue;
+            }
+            if notes & note::RESCAN != 0 {
+                self.rescan = true;
+            }
+            match owner {
+                Owner::Dir(d) | Owner::File(d) => {
+                    self.dirty.insert(d);
+                    let self_notes = note::DELETE | note::RENAME | note::REVOKE;
+                    if let Some(dir) = self.tree.dirs.get(d) {
+                        if dir.parent.is_none() && notes & self_notes != 0 {
+                            self.root_checks.insert(dir.root);
+                        }
+                    }
+                }
+                Owner::RootParent(r) => {
+                    self.root_checks.insert(r);
+                }
+            }
+        }
+    }
+
+    /// Diffs the dirty directories and turns the differences into events.
+    fn run_batch(&mut self) {
+        let mut events = Vec::new();
+        if std::mem::take(&mut self.rescan) {
+            let roots = self.tree.roots.iter().map(|(_, r)| r.path.clone()).collect();
+            let ev = Event { kind: EventKind::Rescan, paths: roots, file_type: None };
+            events.push((usize::MAX, ev));
+            self.dirty.extend(self.tree.dirs_of(None));
+            self.root_checks.extend(self.tree.roots.iter().map(|(r, _)| r));
+        }
+        let mut dirs: Vec<usize> = std::mem::take(&mut self.dirty).into_iter().collect();
+        dirs.sort_by_key(|&d| std::cmp::Reverse(self.tree.dirs.get(d).map_or(0, |d| d.depth)));
+        let mut raws = Vec::new();
+        for d in dirs {
+            if self.tree.dirs.contains(d) {
+                self.tree.diff(d, &mut raws);
+            }
+        }
+        let had_held = !self.held.is_empty();
+        batch::process(&mut self.tree, raws, &mut self.held, true, &mut events);
+        if !self.held.is_empty() && (!had_held || self.held_deadline.is_none()) {
+            self.held_deadline = Some(Instant::now() + PAIR_WINDOW);
+        }
+        for r in std::mem::take(&mut self.root_checks) {
+            self.check_root(r, &mut events);
+        }
+        self.end_file_roots(&mut events);
+        self.emit(events);
+        self.take_errors();
+    }
+
+    /// Is root `r` still where it was? If not: its Remove or Rename, and it is dropped.
+    fn check_root(&mut self, r: usize, events: &mut Vec<(usize, Event)>) {
+        let Some(root) = self.tree.roots.get(r) else { return };
+        if root.file {
+            return;
+        }
+        if sys::stat_path(&root.path, true).is_ok_and(|st| st.id() == root.id) {
+            return;
+        }
+        let path = root.path.clone();
+        let dir = root.dir;
+        let fd = self.tree.dirs[dir].fd.as_raw_fd();
+        let deleted = sys::fstat(fd).map_or(true, |st| st.nlink == 0);
+        let moved_to = if deleted { None } else { sys::fd_path(fd) };
+        batch::flush_held(&mut self.tree, &mut self.held, Some(r), events);
+        match moved_to {
+            Some(to) => {
+                events.push((r, Event::rename(path, to, Some(FileType::Dir))));
+            }
+            None => {
+                // What is still in the snapshots is gone with it.
+                let mut sink = Vec::new();
+                let top: Vec<(OsString, crate::tree::Entry)> =
+                    std::mem::take(&mut self.tree.dirs[dir].entries).into_iter().collect();
+                for (name, entry) in top {
+                    batch::emit_remove(&mut self.tree, r, path.join(name), &entry, &mut sink);
+                }
+                events.extend(sink);
+                events.push((r, Event::new(EventKind::Remove, path, Some(FileType::Dir))));
+            }
+        }
+        self.tree.drop_root(r);
+        self.ended = self.tree.roots.is_empty();
+    }
+
+    /// A watched file gone from its directory (its Remove or Rename was just reported): that
+    /// root is done.
+    fn end_file_roots(&mut self, _events: &mut [(usize, Event)]) {
+        let done: Vec<usize> = self
+            .tree
+            .roots
+            .iter()
+            .filter(|(r, root)| {
+                root.file
+                    && self.tree.dirs.get(root.dir).is_none_or(|d: &Dir| d.entries.is_empty())
+                    && !self.held.iter().any(|h| h.root == *r)
+            })
+            .map(|(r, _)| r)
+            .collect();
+        for r in done {
+            self.tree.drop_root(r);
+            self.ended = self.tree.roots.is_empty();
+        }
+    }
+
+    /// The earliest timer deadline, if any.
+    fn deadline(&self) -> Option<Instant> {
+        match (self.held_deadline, self.debounce_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_next_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Event>>> {
+        // A timer that fired counts as its deadline reached, whatever the clock says.
+        let mut fired: Option<Instant> = None;
+        loop {
+            if let Some(item) = self.out.pop_front() {
+                return Poll::Ready(Some(item));
+            }
+            self.collect(cx);
+            let now = fired.map_or_else(Instant::now, |f| f.max(Instant::now()));
+            let pending = !self.dirty.is_empty() || self.rescan || !self.root_checks.is_empty();
+            if pending {
+                match (self.debounce, self.debounce_deadline) {
+                    (Some(d), None) => self.debounce_deadline = Some(now + d),
+                    (Some(_), Some(at)) if at > now => {}
+                    _ => {
+                        self.debounce_deadline = None;
+                        self.run_batch();
+                        continue;
+                    }
+                }
+            }
+            if self.held_deadline.is_some_and(|at| at <= now) {
+                self.held_deadline = None;
+                let mut events = Vec::new();
+                batch::flush_held(&mut self.tree, &mut self.held, None, &mut events);
+                self.end_file_roots(&mut events);
+                self.emit(events);
+                continue;
+            }
+            if self.ended && self.tree.roots.is_empty() {
+                return Poll::Ready(None);
+            }
+            if let Some(at) = self.deadline() {
+                let timer = self.timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
+                if timer.deadline() != at {
+                    timer.as_mut().reset(at);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    fired = Some(at);
+                    continue;
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
+use std::future::Future;
+
+impl futures_core::Stream for Watcher {
+    type Item = io::Result<Event>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_item(cx)
+    }
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("roots", &self.watched_paths())
+            .field("dirs", &self.tree.dirs.len())
+            .field("knotes", &self.tree.slots.len())
+            .finish()
+    }
+}
+
+fn absolute(path: &Path) -> io::Result<PathBuf> {
+    if path.as_os_str().is_empty() {
+        let msg = "an empty path cannot be watched";
+        return Err(io::Error::new(io::ErrorKind::NotFound, msg));
+    }
+    std::path::absolute(path).map_err(|e| path_error(e, path))
+}

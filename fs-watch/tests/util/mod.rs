@@ -1,0 +1,144 @@
+//! Helpers of the fs-watch tests: a runtime per test, collecting events until a condition holds
+//! (with a generous deadline, so that a lost event fails the test instead of hanging it).
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use kq_fs_watch::{Event, EventKind, FileType, ModifyKind, Watcher};
+
+/// How long an expected event may take before the test calls it lost.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `f` on a current-thread kq runtime.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    kq_runtime::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+/// Runs `f` on a multi-thread kq runtime with 2 workers.
+pub fn block_on_mt<F: Future + Send + 'static>(f: F) -> F::Output
+where
+    F::Output: Send,
+{
+    let rt = kq_runtime::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move { kq_runtime::spawn(f).await.unwrap() })
+}
+
+/// What a test saw: events and error items, in order.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub events: Vec<Event>,
+    pub errors: Vec<io::Error>,
+    pub ended: bool,
+}
+
+impl Seen {
+    /// Does an event of `kind` name `path` (as its first path)?
+    pub fn has(&self, kind: &EventKind, path: &Path) -> bool {
+        self.events
+            .iter()
+            .any(|e| &e.kind == kind && e.paths.first().map(PathBuf::as_path) == Some(path))
+    }
+
+    /// The events about `path` (any of their paths), as (kind, type) pairs.
+    pub fn about(&self, path: &Path) -> Vec<EventKind> {
+        self.events
+            .iter()
+            .filter(|e| e.paths.iter().any(|p| p == path))
+            .map(|e| e.kind.clone())
+            .collect()
+    }
+
+    /// How many events of `kind` name `path` first.
+    pub fn count(&self, kind: &EventKind, path: &Path) -> usize {
+        self.events
+            .iter()
+            .filter(|e| &e.kind == kind && e.paths.first().map(PathBuf::as_path) == Some(path))
+            .count()
+    }
+}
+
+/// Collects until `done(&seen)` holds, the stream ends, or LIMIT passes.
+pub async fn until(w: &mut Watcher, mut done: impl FnMut(&Seen) -> bool) -> Seen {
+    until_for(w, LIMIT, &mut done).await
+}
+
+/// As [`until`], with its own limit.
+pub async fn until_for(
+    w: &mut Watcher,
+    limit: Duration,
+    mut done: impl FnMut(&Seen) -> bool,
+) -> Seen {
+    let deadline = Instant::now() + limit;
+    let mut seen = Seen::default();
+    while !done(&seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match kq_runtime::time::timeout(left, w.next()).await {
+            Ok(Some(Ok(ev))) => seen.events.push(ev),
+            Ok(Some(Err(e))) => seen.errors.push(e),
+            Ok(None) => {
+                seen.ended = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    seen
+}
+
+/// Collects until an event of `kind` for `path` arrives (asserting that it does).
+pub async fn expect(w: &mut Watcher, kind: EventKind, path: &Path) -> Seen {
+    let seen = until(w, |s| s.has(&kind, path)).await;
+    assert!(seen.has(&kind, path), "expected {kind:?} {}: saw {:#?}", path.display(), seen);
+    seen
+}
+
+/// Creates a file in `dir` and waits for its Create: every change made in `dir` before it has
+/// been reported by then (the diff that finds it sees them too).
+pub async fn sync(w: &mut Watcher, dir: &Path, tag: &str) -> Seen {
+    let marker = dir.join(format!(".sync-{tag}"));
+    std::fs::write(&marker, b"").unwrap();
+    expect(w, EventKind::Create, &marker).await
+}
+
+pub const DATA: EventKind = EventKind::Modify(ModifyKind::Data);
+pub const META: EventKind = EventKind::Modify(ModifyKind::Metadata);
+
+pub fn rename(from: &Path, to: &Path) -> EventKind {
+    EventKind::Rename { from: from.to_path_buf(), to: to.to_path_buf() }
+}
+
+/// A watcher on a fresh temporary directory (its path canonical, so events match).
+pub fn watched_tempdir() -> io::Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().canonicalize()?;
+    Ok((dir, path))
+}
+
+/// Count of open descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+pub fn is_type(ev: &Event, t: FileType) -> bool {
+    ev.file_type == Some(t)
+}
+
+/// Count of this process's descriptors open on `path` or below it (other tests of the binary
+/// run in parallel, so a plain count would see their descriptors too).
+pub fn fds_under(path: &Path) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+    dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|t| t.starts_with(path))
+        .count()
+}
