@@ -9,7 +9,7 @@
 //! with the header `include/sys/event.h`, binary compatible with libkqueue's Linux header (same
 //! `struct kevent` layout, same constants): a program built against libkqueue runs on kq when
 //! `libkq.so` is loaded in place of `libkqueue.so.0`. The semantics are those of
-//! [`kq_reactor`] (FreeBSD's); `../../shared/KQUEUE.md` is the contract, and `kevent()` fails with
+//! [`kq_reactor`] (FreeBSD's); `docs/KQUEUE.md` is the contract, and `kevent()` fails with
 //! the errno it lists.
 //!
 //! - `kqueue()` returns a real descriptor (the write end of a pipe), freed by `close(2)`; see the
