@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::event::{Event, EventKind, FileType, ModifyKind};
+use crate::sys::Stat;
 use crate::tree::{entry_path, DirId, Entry, Owner, Raw, Tree};
 
 /// How long a Remove waits for its Create half at most.
@@ -125,16 +126,17 @@ pub(crate) fn process(
     }
 
     // Pair by (device, inode).
-    let mut by_id: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+    let mut by_id: HashMap<(u64, u64), Vec<(usize, Stat)>> = HashMap::new();
     for (i, c) in created.iter().enumerate() {
         if let Some(e) = tree.dirs.get(c.dir).and_then(|d| d.entries.get(&c.name)) {
-            by_id.entry(e.st.id()).or_default().push(i);
+            by_id.entry(e.st.id()).or_default().push((i, e.st));
         }
     }
     let mut pairs = Vec::new();
     for (ri, r) in removed.iter_mut().enumerate() {
         if let Some(list) = by_id.get_mut(&r.entry.st.id()) {
-            if let Some(ci) = list.pop() {
+            if let Some(pos) = list.iter().position(|(_, st)| st.same_file(&r.entry.st)) {
+                let (ci, _) = list.swap_remove(pos);
                 r.paired = true;
                 created[ci].paired = true;
                 pairs.push((ri, ci));
@@ -245,6 +247,7 @@ fn rename(
             tree.drop_dir(child, false, out);
         }
         // Moved in from where it was not watched (a non-recursive root): watch it now.
-        None => tree.attach_entry(dir, name, true, out),
+        None if moved.slot.is_none() => tree.attach_entry(dir, name, true, out),
+        None => {}
     }
 }

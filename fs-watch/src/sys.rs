@@ -23,6 +23,9 @@ pub(crate) struct Stat {
     pub uid: u32,
     pub gid: u32,
     pub nlink: u64,
+    /// Birth time where the system gives it (Linux statx), else (0, 0): tells a file moved from
+    /// a new file that got a freed inode number again.
+    pub btime: (i64, i64),
 }
 
 impl Stat {
@@ -40,12 +43,42 @@ impl Stat {
             uid: st.st_uid as u32,
             gid: st.st_gid as u32,
             nlink: st.st_nlink as u64,
+            btime: (0, 0),
         }
     }
 
     /// (device, inode): the identity renames are paired by.
     pub fn id(&self) -> (u64, u64) {
         (self.dev, self.ino)
+    }
+
+    /// Can `self` (seen at a name now) be the same file as `old` (seen elsewhere before)? Same
+    /// (device, inode), same type, and the same birth time when both are known: a file freed
+    /// and a new one given its inode number in between is not a rename.
+    pub fn same_file(&self, old: &Stat) -> bool {
+        self.id() == old.id()
+            && self.kind == old.kind
+            && (self.btime == (0, 0) || old.btime == (0, 0) || self.btime == old.btime)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn from_statx(st: &libc::statx) -> Stat {
+        let dev = libc::makedev(st.stx_dev_major, st.stx_dev_minor);
+        let ts = |t: &libc::statx_timestamp| (t.tv_sec, i64::from(t.tv_nsec));
+        let btime = if st.stx_mask & libc::STATX_BTIME != 0 { ts(&st.stx_btime) } else { (0, 0) };
+        Stat {
+            dev,
+            ino: st.stx_ino,
+            kind: FileType::from_mode(u32::from(st.stx_mode)),
+            size: st.stx_size as i64,
+            mtime: ts(&st.stx_mtime),
+            ctime: ts(&st.stx_ctime),
+            mode: u32::from(st.stx_mode),
+            uid: st.stx_uid,
+            gid: st.stx_gid,
+            nlink: u64::from(st.stx_nlink),
+            btime,
+        }
     }
 }
 
@@ -70,9 +103,24 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// `fstatat(dir, name)`, following a final symlink only with `follow`.
+/// `fstatat(dir, name)` (`statx` on Linux, for the birth time), following a final symlink only
+/// with `follow`.
 pub(crate) fn stat_at(dir: RawFd, name: &OsStr, follow: bool) -> io::Result<Stat> {
     let name = cstr(name)?;
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: a zeroed `statx` is a valid out-value.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+        let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
+        // SAFETY: `name` is a valid C string and `stx` is valid for writes.
+        match check(unsafe { libc::statx(dir, name.as_ptr(), flags, mask, &mut stx) }) {
+            Ok(_) => return Ok(Stat::from_statx(&stx)),
+            // Old kernels and some sandboxes: fall back to fstatat.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {}
+            Err(e) => return Err(e),
+        }
+    }
     // SAFETY: a zeroed `stat` is a valid out-value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };

@@ -372,7 +372,7 @@ impl Tree {
                     d.entries.insert(name.clone(), Entry::new(st));
                     out.push(Raw::Created { dir, name, replaced: false });
                 }
-                Some(old) if old.st.id() != st.id() || old.st.kind != st.kind => {
+                Some(old) if !st.same_file(&old.st) => {
                     let entry = std::mem::replace(old, Entry::new(st));
                     let path = d.path.join(&name);
                     out.push(Raw::Removed { dir, name: name.clone(), path, entry, replaced: true });

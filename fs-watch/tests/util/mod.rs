@@ -98,8 +98,15 @@ pub async fn until_for(
 
 /// Collects until an event of `kind` for `path` arrives (asserting that it does).
 pub async fn expect(w: &mut Watcher, kind: EventKind, path: &Path) -> Seen {
-    let seen = until(w, |s| s.has(&kind, path)).await;
-    assert!(seen.has(&kind, path), "expected {kind:?} {}: saw {:#?}", path.display(), seen);
+    // Only the newest event needs a look (a full scan each time would be quadratic).
+    let hit = |e: &Event| e.kind == kind && e.paths.first().map(PathBuf::as_path) == Some(path);
+    let seen = until(w, |s| s.events.last().is_some_and(hit)).await;
+    assert!(
+        seen.events.last().is_some_and(hit),
+        "expected {kind:?} {}: saw {:#?}",
+        path.display(),
+        seen
+    );
     seen
 }
 
@@ -141,4 +148,69 @@ pub fn fds_under(path: &Path) -> usize {
     dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
         .filter(|t| t.starts_with(path))
         .count()
+}
+
+/// A watcher's view of a tree, built from its events: Create adds a path, Remove takes it (and
+/// anything below) away, Rename moves it and everything below.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Model(pub std::collections::BTreeSet<PathBuf>);
+
+impl Model {
+    /// Everything below `root` on disk now (not `root` itself).
+    pub fn of_disk(root: &Path) -> Model {
+        let mut set = std::collections::BTreeSet::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            for e in rd.flatten() {
+                let p = e.path();
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(p.clone());
+                }
+                set.insert(p);
+            }
+        }
+        Model(set)
+    }
+
+    pub fn apply(&mut self, ev: &Event) {
+        match &ev.kind {
+            EventKind::Create => {
+                self.0.insert(ev.paths[0].clone());
+            }
+            EventKind::Remove => {
+                let p = &ev.paths[0];
+                self.0.retain(|q| !q.starts_with(p));
+            }
+            EventKind::Rename { from, to } => {
+                let moved: Vec<PathBuf> =
+                    self.0.iter().filter(|q| q.starts_with(from)).cloned().collect();
+                for q in moved {
+                    self.0.remove(&q);
+                    self.0.insert(to.join(q.strip_prefix(from).unwrap()));
+                }
+                self.0.insert(to.clone());
+            }
+            EventKind::Modify(_) | EventKind::Rescan => {}
+        }
+    }
+
+    /// What differs from `other`, for a readable assertion message.
+    pub fn diff<'a>(&'a self, other: &'a Model) -> (Vec<&'a PathBuf>, Vec<&'a PathBuf>) {
+        (
+            self.0.difference(&other.0).take(10).collect(),
+            other.0.difference(&self.0).take(10).collect(),
+        )
+    }
+}
+
+/// A temporary directory on tmpfs (`/dev/shm`) when there is one: creating 100,000 files there
+/// takes a second, where a busy ext4 `/tmp` can take minutes. Falls back to the default.
+pub fn fast_tempdir() -> io::Result<(tempfile::TempDir, PathBuf)> {
+    let dir = match tempfile::Builder::new().prefix("kq-fs-watch").tempdir_in("/dev/shm") {
+        Ok(d) => d,
+        Err(_) => tempfile::tempdir()?,
+    };
+    let path = dir.path().canonicalize()?;
+    Ok((dir, path))
 }
