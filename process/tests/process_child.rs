@@ -298,7 +298,8 @@ fn pipes_output_and_wait_with_output() -> io::Result<()> {
 fn thirty_two_mib_through_cat_without_deadlock() -> io::Result<()> {
     run(120, async {
         const LEN: usize = 32 << 20;
-        let data: Vec<u8> = (0..LEN).map(|i| (i * 7 + i / 4096) as u8).collect();
+        // A pattern that a lost, repeated or reordered chunk would break.
+        let data: Vec<u8> = (0..LEN / 4).flat_map(|i| (i as u32).to_le_bytes()).collect();
         let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let mut stdin = child.stdin.take().unwrap();
         let expected = data.clone();
@@ -307,8 +308,18 @@ fn thirty_two_mib_through_cat_without_deadlock() -> io::Result<()> {
             stdin.write_all(&data).await?;
             stdin.close().await
         });
+        // (A plain read loop: futures-util's read_to_end zero-fills the whole spare capacity of
+        // its Vec on every poll, which costs seconds per MiB in a debug build.)
         let mut got = Vec::with_capacity(LEN);
-        child.stdout.take().unwrap().read_to_end(&mut got).await?;
+        let mut stdout = child.stdout.take().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
         writer.await.unwrap()?;
         assert!(child.wait().await?.success());
         assert_eq!(got.len(), LEN);

@@ -89,3 +89,18 @@ pub fn raise_nofile(need: u64) {
     }
     assert!(lim.rlim_cur >= need, "RLIMIT_NOFILE is {} (need {need})", lim.rlim_cur);
 }
+
+/// The pids whose parent is this process.
+pub fn children_of_us() -> Vec<u32> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if matches!(proc_state(pid), Some((_, ppid, _)) if ppid == me) {
+            out.push(pid);
+        }
+    }
+    out
+}
