@@ -3,9 +3,10 @@
 use std::cell::RefCell;
 use std::io;
 use std::os::raw::c_int;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use kq_reactor::{Flags, Kevent};
+use kq_reactor::{Filter, Flags, Kevent};
 
 use crate::abi::CKevent;
 use crate::table;
@@ -57,6 +58,18 @@ pub unsafe fn kevent(
         changes.extend(
             (0..nchanges).map(|i| unsafe { changelist.add(i).read_unaligned() }.to_kevent()),
         );
+        // A kqueue descriptor named by a READ/WRITE change means the kqueue itself: the reactor
+        // knows it by its own descriptor (READ nests it; WRITE is refused with EINVAL there).
+        for change in
+            changes.iter_mut().filter(|c| matches!(c.filter, Filter::Read | Filter::Write))
+        {
+            if let Some(inner) = table::reactor_fd(change.ident) {
+                let inner = inner as usize;
+                lock(&entry.nested).insert(inner, change.ident);
+                entry.nests.store(true, Ordering::Release);
+                change.ident = inner;
+            }
+        }
         let room = nevents.min(MAX_BATCH.max(nchanges));
         if events.len() < room {
             events.resize(room, Kevent::default());
@@ -65,6 +78,13 @@ pub unsafe fn kevent(
         let mut next_change = 0;
         for (i, ev) in events[..n].iter().enumerate() {
             let mut out = CKevent::from_kevent(ev);
+            if matches!(ev.filter, Filter::Read | Filter::Write)
+                && entry.nests.load(Ordering::Acquire)
+            {
+                if let Some(&c_fd) = lock(&entry.nested).get(&ev.ident) {
+                    out.ident = c_fd;
+                }
+            }
             if ev.flags.contains(Flags::ERROR) {
                 // An error entry echoes its change: give back the change's own fflags.
                 if let Some(j) = (next_change..nchanges).find(|&j| same_change(&changes[j], ev)) {
@@ -86,6 +106,10 @@ pub unsafe fn kevent(
         // Re-entered (from a signal handler): fresh buffers.
         Err(_) => run(&mut Vec::new(), &mut Vec::new()),
     })
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Is the error entry `ev` the echo of `change`?

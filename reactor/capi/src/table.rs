@@ -25,7 +25,8 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use kq_reactor::Kqueue;
 
@@ -44,6 +45,11 @@ pub struct Entry {
     pub serial: u64,
     /// The process that created it (a forked child never uses it).
     pub pid: u32,
+    /// Nesting: the reactor descriptor of each kqueue this one watches for READ, and the
+    /// descriptor the C program named it by (events are reported under the latter).
+    pub nested: Mutex<HashMap<usize, usize>>,
+    /// `nested` is not empty (checked before taking its lock for each READ/WRITE event).
+    pub nests: AtomicBool,
 }
 
 /// The table of live kqueues.
@@ -141,6 +147,16 @@ fn check_pid(entry: Arc<Entry>) -> Result<Arc<Entry>, i32> {
     }
 }
 
+/// If `ident` is the descriptor of a kqueue of this process (the one `kqueue()` returned, or a
+/// copy already used in a call), the descriptor of its reactor, which is what the reactor nests.
+/// A copy never used in a call is not recognised (it is then just a pipe's write end).
+pub fn reactor_fd(ident: usize) -> Option<RawFd> {
+    let fd = RawFd::try_from(ident).ok()?;
+    let entry = read().as_ref()?.by_fd.get(&fd).cloned()?;
+    let (identity, _) = inspect(fd).ok()?;
+    (identity == entry.identity && entry.pid == pid()).then(|| entry.kq.as_raw_fd())
+}
+
 /// Creates a kqueue and its descriptor.
 pub fn create() -> Result<RawFd, i32> {
     let kq = Kqueue::new().map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
@@ -170,7 +186,9 @@ pub fn create() -> Result<RawFd, i32> {
         table.next_serial += 1;
         let serial = table.next_serial;
         crate::reaper::watch(table, keep.as_raw_fd(), serial)?;
-        let entry = Arc::new(Entry { kq, identity, keep, serial, pid: pid() });
+        let nested = Mutex::default();
+        let nests = AtomicBool::new(false);
+        let entry = Arc::new(Entry { kq, identity, keep, serial, pid: pid(), nested, nests });
         table.by_fd.insert(fd, entry.clone());
         table.by_identity.insert(identity, entry);
         table.by_serial.insert(serial, identity);

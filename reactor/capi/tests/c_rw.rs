@@ -25,4 +25,5 @@ cases!("rw":
     same_list_in_and_out,
     closed_fd_reuse_gets_no_stale_event,
     same_knote_in_two_kqueues,
+    kqueue_in_a_kqueue,
 );

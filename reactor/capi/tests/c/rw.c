@@ -290,4 +290,35 @@ CASE(same_knote_in_two_kqueues) {
     close(k2);
 }
 
+CASE(kqueue_in_a_kqueue) {
+    int outer = kqueue(), inner = kqueue();
+    change(outer, inner, EVFILT_READ, EV_ADD, 0, 0, (void *)3);
+    struct kevent ev[4];
+    CHECK_EQ(poll_kq(outer, ev, 4), 0);
+    change(inner, 1, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, NULL);
+    change(inner, 2, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, NULL);
+    CHECK_EQ(collect(outer, ev, 4, 5000), 1);
+    CHECK_EQ(ev[0].ident, inner); /* reported under the descriptor the program used */
+    CHECK_EQ(ev[0].filter, EVFILT_READ);
+    CHECK_EQ(ev[0].data, 2); /* pending events */
+    CHECK(ev[0].udata == (void *)3);
+    /* Watching itself, a cycle, WRITE on a kqueue: EINVAL. */
+    CHECK_EQ(change_errno(outer, outer, EVFILT_READ, EV_ADD, 0, 0), EINVAL);
+    struct kevent ch, out;
+    EV_SET(&ch, outer, EVFILT_READ, EV_ADD, 0, 0, NULL);
+    CHECK_EQ(kevent(inner, &ch, 1, &out, 1, NULL), 1);
+    CHECK(out.flags & EV_ERROR);
+    CHECK_EQ(out.data, EINVAL);
+    CHECK_EQ(out.ident, outer);
+    CHECK_EQ(change_errno(outer, inner, EVFILT_WRITE, EV_ADD, 0, 0), EINVAL);
+    /* Drained inner: the level knote goes quiet. */
+    CHECK_EQ(poll_kq(inner, ev, 4), 2);
+    change(inner, 1, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+    change(inner, 2, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+    CHECK_EQ(poll_kq(outer, ev, 4), 0);
+    change(outer, inner, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    close(inner);
+    close(outer);
+}
+
 MAIN
