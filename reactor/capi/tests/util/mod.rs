@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The crate's folder.
@@ -11,13 +11,52 @@ pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The folder holding `libkq.so` and `libkq.a`: cargo builds the library target (all its crate
-/// types) before the integration tests, into the `deps` folder next to the test binary.
+/// The folder holding `libkq.so` and `libkq.a`, built on first use.
+///
+/// Cargo does not build a cdylib/staticlib-only library for its integration tests (only its
+/// unit-test harness), so the first call runs `cargo build -p kq-capi --lib` for the profile,
+/// target and target folder of this test binary (a no-op when it is up to date; cargo holds no
+/// lock while tests run). `--all-features` matches what CI tests with, so nothing is rebuilt.
 pub fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let deps = exe.parent().expect("deps folder").to_path_buf();
-    assert!(deps.join("libkq.so").exists(), "libkq.so not found in {}", deps.display());
-    deps
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test binary path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("<target>/<profile>/deps/<test>")
+                .to_path_buf();
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args(["build", "--offline", "--all-features", "-p", "kq-capi", "--lib"]);
+            cmd.current_dir(manifest_dir());
+            match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") => {}
+                Some("release") => {
+                    cmd.arg("--release");
+                }
+                Some(other) => {
+                    cmd.args(["--profile", other]);
+                }
+                None => panic!("no profile folder in {}", exe.display()),
+            }
+            let mut root = profile_dir.parent().expect("target folder").to_path_buf();
+            if !root.join("CACHEDIR.TAG").exists() {
+                // <target>/<triple>/<profile>: a cross build.
+                let triple = root.file_name().expect("triple").to_owned();
+                cmd.arg("--target").arg(triple);
+                root = root.parent().expect("target folder").to_path_buf();
+            }
+            let status = cmd.env("CARGO_TARGET_DIR", &root).status().expect("running cargo");
+            assert!(status.success(), "cargo build -p kq-capi failed");
+            assert!(
+                profile_dir.join("libkq.so").exists(),
+                "libkq.so not found in {}",
+                profile_dir.display()
+            );
+            profile_dir
+        })
+        .clone()
 }
 
 /// A scratch folder for binaries, unique per test.
