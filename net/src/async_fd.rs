@@ -10,6 +10,11 @@ use kq_runtime::io::{Interest, ReadyEvent, Registration};
 ///
 /// The knotes are deleted before the inner value (and its fd) is dropped. The fd must be in
 /// non-blocking mode for the `try_io` pattern to work.
+///
+/// On Linux the fd must be one epoll can watch: a regular file, a directory or a device without
+/// poll support (`/dev/null`) is refused at construction with `EPERM`, as tokio's `AsyncFd`
+/// does, rather than accepted and never ready. On the BSDs and macOS the kernel's kqueue watches
+/// files too (a regular file is readable while its offset is before its end).
 pub struct AsyncFd<T: AsRawFd> {
     // Field order matters: the registration (knotes) goes before the fd is closed.
     reg: Registration,
@@ -26,7 +31,8 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// Registers `inner` for reading and writing.
     ///
     /// # Errors
-    /// Outside a kq runtime, or the reactor's error (e.g. EBADF).
+    /// Outside a kq runtime (or on one that has shut down); `EPERM` (`PermissionDenied`) for an
+    /// fd the backend cannot watch (see above); the reactor's error (e.g. EBADF).
     pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
         AsyncFd::with_interest(inner, Interest::BOTH)
     }
@@ -36,6 +42,12 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_interest(inner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+        check_watchable(inner.as_raw_fd())?;
+        AsyncFd::socket(inner, interest)
+    }
+
+    /// Registers a socket made by this crate (always watchable: no check).
+    pub(crate) fn socket(inner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
         let fd = inner.as_raw_fd();
         let fd = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
         let reg = Registration::new(fd, interest)?;
@@ -109,6 +121,47 @@ impl<T: AsRawFd> AsyncFd<T> {
     pub fn registration(&self) -> &Registration {
         &self.reg
     }
+}
+
+/// `EPERM` for an fd that epoll cannot watch (regular files, directories, devices without poll
+/// support): the reactor would accept its knotes, which would never fire. Sockets and FIFOs pass
+/// on one `fstat`; anything else is tried in a throwaway epoll instance. Other errors (EBADF...)
+/// are left for the registration to report.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn check_watchable(fd: RawFd) -> io::Result<()> {
+    // SAFETY: an all-zero `stat` is a valid value for fstat to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes one stat through a valid, exclusive pointer.
+    if unsafe { libc::fstat(fd, &mut st) } == 0
+        && matches!(st.st_mode & libc::S_IFMT, libc::S_IFSOCK | libc::S_IFIFO)
+    {
+        return Ok(());
+    }
+    // SAFETY: epoll_create1 has no memory arguments; the fd is closed below.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if ep < 0 {
+        return Ok(()); // cannot tell: the registration decides
+    }
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET) as u32,
+        u64: 0,
+    };
+    // SAFETY: `ep` is the epoll fd created above; `ev` is a valid epoll_event.
+    let rc = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    let err = (rc != 0).then(io::Error::last_os_error);
+    // SAFETY: `ep` was created above and is closed once (closing it drops the watch too).
+    unsafe { libc::close(ep) };
+    match err {
+        Some(e) if e.raw_os_error() == Some(libc::EPERM) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The kernel's kqueue watches every kind of fd (and the emulated backends of other systems are
+/// not checked).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn check_watchable(_fd: RawFd) -> io::Result<()> {
+    Ok(())
 }
 
 impl<T: AsRawFd> AsRawFd for AsyncFd<T> {

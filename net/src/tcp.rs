@@ -79,7 +79,7 @@ impl TcpListener {
     /// Outside a kq runtime, or if the fd cannot be registered.
     pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        Ok(TcpListener { io: AsyncFd::with_interest(listener, Interest::READABLE)? })
+        Ok(TcpListener { io: AsyncFd::socket(listener, Interest::READABLE)? })
     }
 
     /// Unwraps into the (non-blocking) std listener.
@@ -155,7 +155,8 @@ impl TcpStream {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return Err(e),
         }
-        let stream = TcpStream { io: AsyncFd::new(net::TcpStream::from(socket))? };
+        let stream =
+            TcpStream { io: AsyncFd::socket(net::TcpStream::from(socket), Interest::BOTH)? };
         stream.io.writable().await?;
         if let Some(e) = stream.io.get_ref().take_error()? {
             return Err(e);
@@ -171,7 +172,7 @@ impl TcpStream {
     /// Outside a kq runtime.
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        Ok(TcpStream { io: AsyncFd::new(stream)? })
+        Ok(TcpStream { io: AsyncFd::socket(stream, Interest::BOTH)? })
     }
 
     /// Unwraps into the (non-blocking) std stream.

@@ -29,7 +29,7 @@ impl UdpSocket {
     /// Wraps a std socket (made non-blocking here).
     pub fn from_std(socket: net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
-        Ok(UdpSocket { io: AsyncFd::new(socket)? })
+        Ok(UdpSocket { io: AsyncFd::socket(socket, Interest::BOTH)? })
     }
 
     /// Unwraps into the (non-blocking) std socket.

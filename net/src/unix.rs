@@ -49,7 +49,7 @@ impl UnixListener {
     /// Wraps a std listener (made non-blocking here).
     pub fn from_std(listener: net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
-        Ok(UnixListener { io: AsyncFd::with_interest(listener, Interest::READABLE)? })
+        Ok(UnixListener { io: AsyncFd::socket(listener, Interest::READABLE)? })
     }
 
     /// Accepts a connection. Cancel safe.
@@ -97,7 +97,7 @@ impl UnixStream {
     /// Wraps a std stream (made non-blocking here).
     pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
-        Ok(UnixStream { io: AsyncFd::new(stream)? })
+        Ok(UnixStream { io: AsyncFd::socket(stream, Interest::BOTH)? })
     }
 
     /// Unwraps into the (non-blocking) std stream.
@@ -143,7 +143,7 @@ impl UnixDatagram {
     /// Wraps a std socket (made non-blocking here).
     pub fn from_std(socket: net::UnixDatagram) -> io::Result<UnixDatagram> {
         socket.set_nonblocking(true)?;
-        Ok(UnixDatagram { io: AsyncFd::new(socket)? })
+        Ok(UnixDatagram { io: AsyncFd::socket(socket, Interest::BOTH)? })
     }
 
     /// Sets the default peer.

@@ -12,6 +12,12 @@ use std::time::{Duration, Instant};
 use crate::sync::lock;
 use crate::task::raw::{Schedule, Task, TaskRef};
 use crate::task::JoinHandle;
+use crate::unwind::quietly;
+
+thread_local! {
+    /// The pool this thread belongs to, if it is a blocking thread (its `Inner`'s address).
+    static POOL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
@@ -118,8 +124,11 @@ impl BlockingPool {
             t.shutdown();
         }
         let me = thread::current().id();
+        // Shut down from one of its own threads (the runtime dropped in `spawn_blocking`): that
+        // thread cannot wait for itself.
+        let own = usize::from(POOL.with(|p| p.get()) == Arc::as_ptr(&self.inner) as usize);
         let mut st = lock(&self.inner.state);
-        while st.threads + st.exiting > 0 {
+        while st.threads + st.exiting > own {
             match deadline {
                 None => st = self.inner.exited.wait(st).unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
@@ -162,7 +171,7 @@ impl Schedule for Inner {
         if st.threads < self.max_threads {
             st.threads += 1;
             let Some(inner) = self.me.upgrade() else { return };
-            let name = (self.thread_name)();
+            let name = crate::rt::thread_name(&self.thread_name);
             st.handles.retain(|h| !h.is_finished());
             match thread::Builder::new().name(name).spawn(move || inner.run()) {
                 Ok(h) => st.handles.push(h),
@@ -176,13 +185,17 @@ impl Schedule for Inner {
 
 impl Inner {
     fn run(self: Arc<Self>) {
+        POOL.with(|p| p.set(Arc::as_ptr(&self) as usize));
+        // The callbacks are user code: a panic must not lose the thread's count (shutdown waits
+        // for it).
         if let Some(f) = &self.on_start {
-            f();
+            quietly(|| f());
         }
         self.run_tasks();
         if let Some(f) = &self.on_stop {
-            f();
+            quietly(|| f());
         }
+        POOL.with(|p| p.set(0));
         // Counted as gone only after on_stop ran, so shutdown waits for the callback too.
         lock(&self.state).exiting -= 1;
         self.exited.notify_all();

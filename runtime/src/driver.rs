@@ -9,13 +9,25 @@
 //! Knotes are deleted before their `ScheduledIo` could be freed, but an event collected just
 //! before the delete may still be in the driver's hands: a dropped resource therefore parks its
 //! `Arc` on a release list, emptied by the driver before its next collection.
+//!
+//! Every live `ScheduledIo` is also tracked (a sharded slab), so that shutting the runtime down
+//! can wake whoever still waits on one (a `block_on` on another thread, a foreign executor): the
+//! `SHUTDOWN` bit then makes I/O fail and timers panic with a clear message, as tokio's do,
+//! instead of waiting forever for a driver that is gone. Nothing can be tracked once the driver
+//! is shut down: new resources fail at creation.
+//!
+//! The runtime's own knotes (the wake-up USER knote, the timers) use idents in
+//! [`RESERVED_IDENTS`], which `EventSource` refuses: a user's knote can never replace or delete
+//! one of them.
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use crate::sync::lock;
+use crate::unwind::{drop_quietly, quietly};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -31,10 +43,21 @@ pub(crate) const READ_CLOSED: usize = 4;
 pub(crate) const WRITE_CLOSED: usize = 8;
 /// The socket has an error pending.
 pub(crate) const ERROR: usize = 16;
+/// The runtime has shut down: nothing will ever be collected for this resource again.
+pub(crate) const SHUTDOWN: usize = 32;
 const READINESS: usize = 0xffff;
 const TICK_SHIFT: u32 = 16;
 
-const WAKE_IDENT: usize = 0;
+/// Idents the runtime keeps for its own knotes (any filter): the upper half of the ident space.
+/// [`EventSource::new`](crate::io::EventSource::new) refuses them with `InvalidInput`. No fd,
+/// pid or signal number is that large, so the reservation takes nothing from a real source.
+pub const RESERVED_IDENTS: RangeInclusive<usize> = (1 << (usize::BITS - 1))..=usize::MAX;
+
+/// The driver's wake-up USER knote.
+const WAKE_IDENT: usize = usize::MAX;
+
+/// Shards of the live-resource table (spreads the lock of concurrent registrations).
+const SHARDS: usize = 16;
 
 /// A direction of interest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,10 +69,18 @@ pub(crate) enum Direction {
 impl Direction {
     fn mask(self) -> usize {
         match self {
-            Direction::Read => READABLE | READ_CLOSED | ERROR,
-            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+            Direction::Read => READABLE | READ_CLOSED | ERROR | SHUTDOWN,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR | SHUTDOWN,
         }
     }
+}
+
+/// The error of I/O on a runtime that has shut down (tokio's is `Other` too).
+pub(crate) fn shutdown_error() -> io::Error {
+    io::Error::other(
+        "the kq runtime of this resource has shut down: its I/O driver no longer runs (the \
+         runtime was dropped or shut down)",
+    )
 }
 
 /// Readiness seen by a poll, to be handed back to `clear_readiness`.
@@ -80,6 +111,11 @@ impl ReadyEvent {
     pub fn is_error(&self) -> bool {
         self.ready & ERROR != 0
     }
+
+    /// The runtime has shut down (operations then fail with an error).
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.ready & SHUTDOWN != 0
+    }
 }
 
 #[derive(Default)]
@@ -91,10 +127,24 @@ struct Waiters {
 }
 
 /// Readiness and wakers of one resource.
-#[derive(Default)]
 pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
     waiters: Mutex<Waiters>,
+    /// Where the driver tracks it: `slot * SHARDS + shard`.
+    key: AtomicUsize,
+}
+
+/// `ScheduledIo::key` of a resource the driver does not track.
+const UNTRACKED: usize = usize::MAX;
+
+impl Default for ScheduledIo {
+    fn default() -> ScheduledIo {
+        ScheduledIo {
+            readiness: AtomicUsize::new(0),
+            waiters: Mutex::default(),
+            key: AtomicUsize::new(UNTRACKED),
+        }
+    }
 }
 
 impl ScheduledIo {
@@ -134,12 +184,19 @@ impl ScheduledIo {
             let wr = if bits & Direction::Write.mask() != 0 { w.writer.take() } else { None };
             (r, wr)
         };
-        if let Some(w) = reader {
-            w.wake();
-        }
-        if let Some(w) = writer {
-            w.wake();
-        }
+        wake_quietly(reader);
+        wake_quietly(writer);
+    }
+
+    /// Marks the resource as belonging to a runtime that has shut down, and wakes its waiters.
+    fn shutdown(&self) {
+        self.readiness.fetch_or(SHUTDOWN, AcqRel);
+        let (reader, writer) = {
+            let mut w = lock(&self.waiters);
+            (w.reader.take(), w.writer.take())
+        };
+        wake_quietly(reader);
+        wake_quietly(writer);
     }
 
     /// Ready in `dir`, or registers the waker and returns Pending.
@@ -181,11 +238,15 @@ impl ScheduledIo {
         });
     }
 
-    /// The next kevent of a stream, or registers the waker.
-    pub(crate) fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Kevent> {
+    /// The next kevent of a stream, or registers the waker; `None` once the stream is drained
+    /// and the runtime has shut down.
+    pub(crate) fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<Kevent>> {
         let mut w = lock(&self.waiters);
         if let Some(ev) = w.events.as_mut().and_then(VecDeque::pop_front) {
-            return Poll::Ready(ev);
+            return Poll::Ready(Some(ev));
+        }
+        if self.is_set(SHUTDOWN) {
+            return Poll::Ready(None);
         }
         w.reader = Some(cx.waker().clone());
         Poll::Pending
@@ -197,10 +258,21 @@ impl ScheduledIo {
     }
 }
 
+/// Wakes `waker`, if any, surviving a panic in it (user code, woken by the runtime).
+fn wake_quietly(waker: Option<Waker>) {
+    if let Some(w) = waker {
+        quietly(|| w.wake());
+    }
+}
+
 /// The runtime's reactor.
 pub(crate) struct Driver {
     pub(crate) kq: Kqueue,
     release: Mutex<Vec<Arc<ScheduledIo>>>,
+    /// Live resources, so that shutdown can wake their waiters.
+    live: Vec<Mutex<slab::Slab<Arc<ScheduledIo>>>>,
+    /// Set (under every `live` shard in turn) by [`shutdown`](Self::shutdown).
+    is_shutdown: AtomicBool,
     next_ident: AtomicUsize,
     /// Events dispatched so far.
     pub(crate) events: AtomicU64,
@@ -215,15 +287,60 @@ impl Driver {
         Ok(Driver {
             kq,
             release: Mutex::new(Vec::new()),
-            next_ident: AtomicUsize::new(WAKE_IDENT + 1),
+            live: (0..SHARDS).map(|_| Mutex::new(slab::Slab::new())).collect(),
+            is_shutdown: AtomicBool::new(false),
+            next_ident: AtomicUsize::new(0),
             events: AtomicU64::new(0),
             buf: Mutex::new(vec![Kevent::default(); 256]),
         })
     }
 
-    /// A fresh ident for a timer or another user-level knote.
+    /// A fresh ident in [`RESERVED_IDENTS`] for a timer or another knote of the runtime's own
+    /// (never [`WAKE_IDENT`]). Wraps around within the range after 2^63 idents (2^31 on 32-bit
+    /// targets).
     pub(crate) fn next_ident(&self) -> usize {
-        self.next_ident.fetch_add(1, Relaxed)
+        let n = self.next_ident.fetch_add(1, Relaxed);
+        RESERVED_IDENTS.start() + n % (WAKE_IDENT - RESERVED_IDENTS.start())
+    }
+
+    /// Starts tracking `io` (a new resource), so that shutdown wakes its waiters. The error
+    /// once the runtime has shut down.
+    pub(crate) fn track(&self, io: &Arc<ScheduledIo>) -> io::Result<()> {
+        let shard = (Arc::as_ptr(io) as usize >> 6) % SHARDS;
+        let mut live = lock(&self.live[shard]);
+        if self.is_shutdown.load(Acquire) {
+            return Err(shutdown_error());
+        }
+        let slot = live.insert(io.clone());
+        io.key.store(slot * SHARDS + shard, Relaxed);
+        Ok(())
+    }
+
+    /// Stops tracking `io` (its knotes are deleted) and keeps it alive until the driver's next
+    /// collection.
+    pub(crate) fn release(&self, io: Arc<ScheduledIo>) {
+        let key = io.key.swap(UNTRACKED, Relaxed);
+        let removed = match key {
+            UNTRACKED => None,
+            key => lock(&self.live[key % SHARDS]).try_remove(key / SHARDS),
+        };
+        // After shutdown the table was emptied (and may hold nothing else): `removed` is None.
+        debug_assert!(removed.as_ref().is_none_or(|r| Arc::ptr_eq(r, &io)));
+        lock(&self.release).push(io);
+        drop(removed);
+    }
+
+    /// The runtime's driver is gone: every tracked resource is marked and its waiters woken,
+    /// and no resource can be created any more.
+    pub(crate) fn shutdown(&self) {
+        self.is_shutdown.store(true, Release);
+        for shard in &self.live {
+            let ios: Vec<_> = lock(shard).drain().collect();
+            for io in ios {
+                io.shutdown();
+                drop_quietly(io);
+            }
+        }
     }
 
     /// Wakes the thread blocked in [`drive`](Self::drive) (an EVFILT_USER trigger).
@@ -236,9 +353,15 @@ impl Driver {
 
     /// Collects events (waiting at most `timeout`) and wakes their resources. Only one thread
     /// drives at a time (the scheduler's driver role). Returns the number of events.
+    ///
+    /// Wakers and the destructors of released resources (and of their wakers) are user code: a
+    /// panic there is caught, so that the other events are still dispatched and the caller's
+    /// role (holding the driver) ends normally.
     pub(crate) fn drive(&self, timeout: Option<Duration>) -> usize {
         let released = std::mem::take(&mut *lock(&self.release));
-        drop(released);
+        for io in released {
+            drop_quietly(io);
+        }
         let mut buf = lock(&self.buf);
         let n = match self.kq.kevent(&[], &mut buf, timeout) {
             Ok(n) => n,
@@ -255,11 +378,6 @@ impl Driver {
         }
         self.events.fetch_add(n as u64, Relaxed);
         n
-    }
-
-    /// Keeps `io` alive until the driver's next collection (its knotes are already deleted).
-    pub(crate) fn release(&self, io: Arc<ScheduledIo>) {
-        lock(&self.release).push(io);
     }
 
     /// Applies changes, reporting the first failed one as an error.

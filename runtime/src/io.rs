@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 
 use kq_reactor::{note, Filter, Flags, Kevent};
 
-pub use crate::driver::ReadyEvent;
-use crate::driver::{Direction, ScheduledIo};
+use crate::driver::{shutdown_error, Direction, ScheduledIo};
+pub use crate::driver::{ReadyEvent, RESERVED_IDENTS};
 use crate::runtime::Handle;
 
 /// Which readiness a registration follows.
@@ -56,6 +56,13 @@ fn no_runtime() -> io::Error {
 /// Readiness is cached: [`poll_read_ready`](Self::poll_read_ready) returns at once while the last
 /// readiness seen has not been cleared; clear it with [`clear_readiness`](Self::clear_readiness)
 /// when an operation returns `WouldBlock`.
+///
+/// Once the runtime has shut down (dropped, or `shutdown_timeout`), waiting for readiness fails
+/// with an error instead of waiting for a driver that no longer runs, as tokio's I/O does.
+///
+/// The fd must be one the backend can watch: on Linux (epoll) not a regular file, a directory or
+/// a device without poll support such as `/dev/null` (the READ knote would be accepted and never
+/// fire). `kq_net::AsyncFd` checks this and fails with `EPERM`, as tokio does.
 pub struct Registration {
     handle: Handle,
     io: Arc<ScheduledIo>,
@@ -67,8 +74,8 @@ impl Registration {
     /// Registers `fd` with the current runtime.
     ///
     /// # Errors
-    /// Outside a runtime; or the reactor's errno (EBADF for a closed fd, EOPNOTSUPP where fd
-    /// filters do not exist).
+    /// Outside a runtime, or on one that has shut down; or the reactor's errno (EBADF for a
+    /// closed fd, EOPNOTSUPP where fd filters do not exist).
     pub fn new(fd: usize, interest: Interest) -> io::Result<Registration> {
         let handle = Handle::try_current().map_err(|_| no_runtime())?;
         Registration::with_handle(fd, interest, &handle)
@@ -80,6 +87,7 @@ impl Registration {
     /// As [`new`](Self::new).
     pub fn with_handle(fd: usize, interest: Interest, handle: &Handle) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo::default());
+        handle.shared.driver.track(&io)?;
         let reg = Registration { handle: handle.clone(), io, fd, interest };
         // Edge-triggered, and readiness only: the runtime never needs `data`, and stale readiness
         // just costs a WouldBlock (see `note::NODATA`).
@@ -104,13 +112,19 @@ impl Registration {
     }
 
     /// Ready for reading (or hung up), or registers the task's waker.
+    ///
+    /// # Errors
+    /// The runtime has shut down.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, Direction::Read).map(Ok)
+        self.io.poll_ready(cx, Direction::Read).map(unless_shutdown)
     }
 
     /// Ready for writing (or hung up), or registers the task's waker.
+    ///
+    /// # Errors
+    /// The runtime has shut down.
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, Direction::Write).map(Ok)
+        self.io.poll_ready(cx, Direction::Write).map(unless_shutdown)
     }
 
     /// Forgets the readiness in `event` (after an operation returned `WouldBlock`), unless newer
@@ -165,6 +179,7 @@ impl Registration {
         let Some(ev) = self.io.ready_now(dir) else {
             return Err(io::ErrorKind::WouldBlock.into());
         };
+        let ev = unless_shutdown(ev)?;
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.clear_readiness(ev);
@@ -195,6 +210,14 @@ impl Drop for Registration {
     }
 }
 
+/// Readiness, or the error of a runtime that has shut down.
+fn unless_shutdown(ev: ReadyEvent) -> io::Result<ReadyEvent> {
+    if ev.is_shutdown() {
+        return Err(shutdown_error());
+    }
+    Ok(ev)
+}
+
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registration")
@@ -206,6 +229,16 @@ impl std::fmt::Debug for Registration {
 
 /// A stream of the kevents of one knote (VNODE, PROC, SIGNAL, TIMER, USER...) registered with
 /// the runtime's reactor. The knote is deleted on drop.
+///
+/// The knote is registered with `EV_CLEAR`: each activation is delivered once. (A level knote
+/// would be reported again by every collection while its condition holds: the stream would
+/// fill with copies and the runtime's driver would never sleep.) Idents in [`RESERVED_IDENTS`]
+/// are the runtime's own and refused.
+///
+/// With `EV_DISPATCH` the knote is disabled after its first event and nothing enables it again:
+/// use `EV_ONESHOT` for a single event (the stream then ends).
+///
+/// Once the runtime has shut down, the stream ends (`None`) after the events already received.
 pub struct EventSource {
     handle: Handle,
     io: Arc<ScheduledIo>,
@@ -215,16 +248,33 @@ pub struct EventSource {
 }
 
 impl EventSource {
-    /// Registers `change` (EV_ADD is implied; udata is the runtime's) with the current runtime.
+    /// Registers `change` (EV_ADD and EV_CLEAR are implied; udata is the runtime's) with the
+    /// current runtime.
     ///
     /// # Errors
-    /// Outside a runtime, or the reactor's errno for the change (ESRCH, EINVAL, EOPNOTSUPP...).
+    /// `InvalidInput` for an ident in [`RESERVED_IDENTS`]; outside a runtime, or on one that has
+    /// shut down; or the reactor's errno for the change (ESRCH, EINVAL, EOPNOTSUPP...).
     pub fn new(change: Kevent) -> io::Result<EventSource> {
+        if RESERVED_IDENTS.contains(&change.ident) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "EventSource: ident {:#x} is reserved for the runtime's own knotes (idents \
+                     from {:#x} up)",
+                    change.ident,
+                    RESERVED_IDENTS.start()
+                ),
+            ));
+        }
         let handle = Handle::try_current().map_err(|_| no_runtime())?;
         let io = Arc::new(ScheduledIo::for_stream());
-        let kev = Kevent { flags: change.flags | Flags::ADD, udata: io.udata(), ..change };
-        handle.shared.driver.apply(&[kev])?;
-        Ok(EventSource { handle, io, ident: change.ident, filter: change.filter, done: false })
+        handle.shared.driver.track(&io)?;
+        let flags = change.flags | Flags::ADD | Flags::CLEAR;
+        let kev = Kevent { flags, udata: io.udata(), ..change };
+        let source =
+            EventSource { handle, io, ident: change.ident, filter: change.filter, done: false };
+        source.handle.shared.driver.apply(&[kev])?;
+        Ok(source)
     }
 
     /// The next event. After an event with EV_ONESHOT or a PROC exit, the stream ends.
@@ -233,14 +283,17 @@ impl EventSource {
             return Poll::Ready(None);
         }
         std::task::ready!(crate::coop::poll_proceed(cx));
-        let ev = std::task::ready!(self.io.poll_event(cx));
+        let Some(ev) = std::task::ready!(self.io.poll_event(cx)) else {
+            self.done = true;
+            return Poll::Ready(None);
+        };
         if ev.flags.contains(Flags::ONESHOT) {
             self.done = true;
         }
         Poll::Ready(Some(ev))
     }
 
-    /// Waits for the next event (`None` once the knote is gone).
+    /// Waits for the next event (`None` once the knote is gone, or the runtime has shut down).
     pub async fn next_event(&mut self) -> Option<Kevent> {
         poll_fn(|cx| self.poll_next_event(cx)).await
     }

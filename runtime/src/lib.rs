@@ -33,6 +33,7 @@ mod scheduler;
 mod sync;
 pub mod task;
 pub mod time;
+mod unwind;
 
 /// The runtime: [`Runtime`], [`Builder`](runtime::Builder), [`Handle`](runtime::Handle),
 /// [`RuntimeMetrics`](runtime::RuntimeMetrics).

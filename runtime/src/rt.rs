@@ -20,6 +20,7 @@ use crate::scheduler::{Flavor, Shared, WorkerCore};
 use crate::sync::lock;
 use crate::task::raw::{Schedule, Task, TaskRef};
 use crate::task::JoinHandle;
+use crate::unwind::{drop_quietly, or_else, quietly};
 
 thread_local! {
     static CONTEXT: RefCell<Option<Handle>> = const { RefCell::new(None) };
@@ -258,13 +259,13 @@ fn block_on_current<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
         shared.add_core_waiter(&thread_waker);
         let core = lock(&shared.current_core).take();
         if let Some(core) = core {
-            let core = RefCell::new(core);
+            // Gives the core back even if the future (or a waker) panics.
+            let held = HeldCore { shared, core: Some(RefCell::new(core)) };
             let waker =
                 Arc::new(MainWaker { notified: AtomicBool::new(true), shared: shared.clone() });
             let mut main = Main { future: future.as_mut(), waker, out: None };
-            worker::run(shared, &core, &mut main);
-            *lock(&shared.current_core) = Some(core.into_inner());
-            shared.wake_core_waiters();
+            held.run(&mut main);
+            drop(held);
             if let Some(v) = main.out {
                 return v;
             }
@@ -275,6 +276,38 @@ fn block_on_current<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
             return v;
         }
         parker.park();
+    }
+}
+
+/// The current-thread core while a `block_on` runs it; dropping it (also when unwinding) puts
+/// the core back for the next `block_on`, or drops it once the runtime has shut down.
+struct HeldCore<'a> {
+    shared: &'a Arc<Shared>,
+    core: Option<RefCell<WorkerCore>>,
+}
+
+impl HeldCore<'_> {
+    fn run(&self, main: &mut dyn MainFuture) {
+        if let Some(core) = &self.core {
+            worker::run(self.shared, core, main);
+        }
+    }
+}
+
+impl Drop for HeldCore<'_> {
+    fn drop(&mut self) {
+        if let Some(core) = self.core.take().map(RefCell::into_inner) {
+            let mut slot = lock(&self.shared.current_core);
+            // Checked under the lock that `Runtime::shutdown` takes after setting the flag: a
+            // core given back after that would never be dropped (its tasks keep the runtime).
+            if self.shared.shutdown.load(Acquire) {
+                drop(slot);
+                drop_quietly(core);
+            } else {
+                *slot = Some(core);
+            }
+        }
+        self.shared.wake_core_waiters();
     }
 }
 
@@ -334,9 +367,10 @@ impl Runtime {
     }
 
     /// Shuts down, waiting at most `timeout` for workers and blocking threads to stop (those
-    /// still running then are left to finish on their own).
+    /// still running then are left to finish on their own). A timeout too large for an
+    /// `Instant` (e.g. `Duration::MAX`) waits as long as it takes.
     pub fn shutdown_timeout(mut self, timeout: Duration) {
-        self.shutdown(Some(Instant::now() + timeout));
+        self.shutdown(Instant::now().checked_add(timeout));
     }
 
     /// Shuts down without waiting for blocking threads.
@@ -375,10 +409,14 @@ impl Runtime {
             }
         }
         shared.shutdown_tasks();
+        // No task is left to drive I/O and timers: whoever still waits on a resource of this
+        // runtime (a `block_on` elsewhere, a blocking thread) is woken to an error.
+        shared.driver.shutdown();
         shared.blocking.shutdown(deadline);
         // Tasks dropped by the blocking pool's shutdown may have spawned or woken others.
         shared.shutdown_tasks();
-        lock(&shared.current_core).take();
+        let core = lock(&shared.current_core).take();
+        drop_quietly(core);
     }
 }
 
@@ -395,6 +433,11 @@ impl fmt::Debug for Runtime {
 }
 
 type Callback = Arc<dyn Fn() + Send + Sync>;
+
+/// The name the user's function gives a new thread, or "kq-worker" if it panics.
+pub(crate) fn thread_name(f: &Arc<dyn Fn() -> String + Send + Sync>) -> String {
+    or_else(|| f(), || "kq-worker".to_string())
+}
 
 /// Configures and builds a [`Runtime`] (tokio's `runtime::Builder`).
 pub struct Builder {
@@ -442,7 +485,7 @@ impl Builder {
         self
     }
 
-    /// A function naming each thread.
+    /// A function naming each thread (if it panics, the thread is named "kq-worker").
     pub fn thread_name_fn(
         &mut self,
         f: impl Fn() -> String + Send + Sync + 'static,
@@ -451,13 +494,14 @@ impl Builder {
         self
     }
 
-    /// Runs on each worker and blocking thread as it starts.
+    /// Runs on each worker and blocking thread as it starts. A panic in it is caught (the panic
+    /// hook reports it) and the thread carries on.
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_start = Some(Arc::new(f));
         self
     }
 
-    /// Runs on each worker and blocking thread as it stops.
+    /// Runs on each worker and blocking thread as it stops. A panic in it is caught.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_stop = Some(Arc::new(f));
         self
@@ -516,9 +560,11 @@ impl Builder {
             }
             let (handle, on_start, on_stop) =
                 (handle.clone(), self.on_start.clone(), self.on_stop.clone());
-            let thread = thread::Builder::new().name((self.thread_name)()).spawn(move || {
+            let name = thread_name(&self.thread_name);
+            let thread = thread::Builder::new().name(name).spawn(move || {
+                // The callbacks are user code: a panic there must not cost the runtime a worker.
                 if let Some(f) = &on_start {
-                    f();
+                    quietly(|| f());
                 }
                 {
                     let _running = RunningGuard::enter();
@@ -527,7 +573,7 @@ impl Builder {
                     worker::run(&handle.shared, &core, &mut NoMain);
                 }
                 if let Some(f) = &on_stop {
-                    f();
+                    quietly(|| f());
                 }
             });
             match thread {

@@ -171,45 +171,6 @@ fn wakeups_from_std_threads_race_with_polls() {
 // I/O: a pipe read through a Registration
 // ---------------------------------------------------------------------------------------------
 
-/// Closes an fd when dropped.
-struct Fd(libc::c_int);
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: the fd was returned by pipe2 and is owned by this guard; it is closed once.
-        unsafe {
-            libc::close(self.0);
-        }
-    }
-}
-
-/// A pipe: (read end non-blocking, write end blocking).
-fn pipe() -> (Fd, Fd) {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-    assert_eq!(r, 0, "pipe2: {}", io::Error::last_os_error());
-    let (rd, wr) = (Fd(fds[0]), Fd(fds[1]));
-    // The writer thread blocks instead of spinning on a full pipe.
-    // SAFETY: fcntl on an fd we own, with valid commands.
-    let r = unsafe {
-        let fl = libc::fcntl(wr.0, libc::F_GETFL);
-        libc::fcntl(wr.0, libc::F_SETFL, fl & !libc::O_NONBLOCK)
-    };
-    assert_eq!(r, 0, "fcntl: {}", io::Error::last_os_error());
-    (rd, wr)
-}
-
-fn read_fd(fd: libc::c_int, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 const BYTES: usize = 10_000;
 
 #[test]
@@ -345,7 +306,7 @@ fn registration_outside_a_runtime_is_an_error() {
 // EventSource
 // ---------------------------------------------------------------------------------------------
 
-/// Idents far from the runtime's own (it numbers its timers from 1 and uses USER ident 0).
+/// Idents of the user's (the runtime's own are in `kq_runtime::io::RESERVED_IDENTS`).
 const USER_IDENT: usize = 1 << 40;
 const TIMER_IDENT: usize = (1 << 40) + 1;
 

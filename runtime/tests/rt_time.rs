@@ -356,13 +356,21 @@ fn missed_tick_delay_on_time_keeps_schedule() {
                 let start = Instant::now();
                 let mut iv = interval_at(start, p);
                 iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                // (tick, seen on time): a tick seen at most 5 ms after its schedule was on time
+                // when the interval looked too, and must keep the schedule. (On a loaded machine
+                // some ticks are really late: Delay then rightly moves the schedule.)
                 let mut got = Vec::new();
                 for _ in 0..4 {
-                    got.push(iv.tick().await);
+                    let t = iv.tick().await;
+                    got.push((t, Instant::now() <= t + Duration::from_millis(5)));
                 }
-                let want: Vec<_> = (0..4u32).map(|k| start + p * k).collect();
-                let drift: Vec<_> = got.iter().zip(&want).map(|(g, w)| *g - *w).collect();
-                assert_eq!(got, want, "{name}: on-time Delay ticks drift by {drift:?}");
+                assert_eq!(got[0].0, start, "{name}");
+                for w in got.windows(2) {
+                    if w[0].1 {
+                        let gap = w[1].0 - w[0].0;
+                        assert_eq!(gap, p, "{name}: an on-time Delay tick drifted: {got:?}");
+                    }
+                }
             });
         }
     });

@@ -34,6 +34,28 @@ struct State {
     shutdown: bool,
 }
 
+/// The driver role, released when dropped: also if `drive` unwinds (the driver catches panics
+/// of user code, but the flag must never stay set, or no worker would ever drive again).
+struct DriverHeld<'a> {
+    idle: &'a Idle,
+    /// After a blocking drive: a worker may be asleep because the driver was taken, so it is
+    /// handed a permit to come and take the driver.
+    hand_over: bool,
+}
+
+impl Drop for DriverHeld<'_> {
+    fn drop(&mut self) {
+        let mut st = self.idle.lock();
+        st.driver_held = false;
+        st.driver_notified = false;
+        if self.hand_over && st.sleeping > st.permits {
+            st.permits += 1;
+            drop(st);
+            self.idle.cond.notify_one();
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Idle {
     state: Mutex<State>,
@@ -86,16 +108,8 @@ impl Idle {
         if !st.driver_held {
             st.driver_held = true;
             drop(st);
+            let _held = DriverHeld { idle: self, hand_over: true };
             park.drive(None);
-            let mut st = self.lock();
-            st.driver_held = false;
-            st.driver_notified = false;
-            // A worker may be asleep because the driver was taken: let it have the driver.
-            if st.sleeping > st.permits {
-                st.permits += 1;
-                drop(st);
-                self.cond.notify_one();
-            }
             return;
         }
         st.sleeping += 1;
@@ -117,10 +131,8 @@ impl Idle {
             }
             st.driver_held = true;
         }
+        let _held = DriverHeld { idle: self, hand_over: false };
         park.drive(Some(std::time::Duration::ZERO));
-        let mut st = self.lock();
-        st.driver_held = false;
-        st.driver_notified = false;
     }
 
     /// Wakes every worker for good.

@@ -24,6 +24,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::JoinError;
 use crate::sync::lock;
+use crate::unwind::{drop_quietly, quietly};
 
 const NOTIFIED: usize = 1;
 const RUNNING: usize = 2;
@@ -115,7 +116,11 @@ where
         let stage = unsafe { &mut *self.stage.get() };
         let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
         *stage = match (result, dropped) {
-            (Err(e), _) => Stage::Finished(Err(e)),
+            (Err(e), Ok(())) => Stage::Finished(Err(e)),
+            (Err(e), Err(panic)) => {
+                std::mem::forget(panic); // its destructor is user code too
+                Stage::Finished(Err(e))
+            }
             (Ok(_), Err(panic)) => Stage::Finished(Err(JoinError::panic(self.id, panic))),
             (Ok(v), Ok(())) => Stage::Finished(Ok(v)),
         };
@@ -128,12 +133,14 @@ where
         if prev & JOIN_INTEREST != 0 {
             let waker = lock(&self.join_waker).take();
             if let Some(w) = waker {
-                w.wake();
+                // The JoinHandle's waker is user code (any executor's): its panic must not
+                // unwind into the worker, nor skip the release below.
+                quietly(|| w.wake());
             }
         } else {
             // SAFETY: COMPLETE is set and no JoinHandle exists: nobody else touches the stage.
             let out = std::mem::replace(unsafe { &mut *self.stage.get() }, Stage::Consumed);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(out)));
+            drop_quietly(out);
         }
         self.scheduler.release(self.owned_key.load(Acquire), self.id);
     }
@@ -247,7 +254,7 @@ where
         if prev & COMPLETE != 0 {
             // SAFETY: COMPLETE was set while we held JOIN_INTEREST: the stage is ours.
             let out = std::mem::replace(unsafe { &mut *self.stage.get() }, Stage::Consumed);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(out)));
+            drop_quietly(out);
         }
     }
 

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::sleep::{far_future, sleep_until, Sleep};
+use super::sleep::{far_future, saturating_add, sleep_until, Sleep};
 
 /// What an [`Interval`] does when ticks were missed (the task was late).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,7 +19,9 @@ pub enum MissedTickBehavior {
     Skip,
 }
 
-/// Ticks every `period`, the first tick completing at once.
+/// Ticks every `period`, the first tick completing at once. A period too large for an
+/// `Instant` (e.g. `Duration::MAX`) puts the next tick "forever" away (about 30 years), as
+/// tokio's.
 ///
 /// # Panics
 /// If `period` is zero (as tokio's).
@@ -57,8 +59,8 @@ impl Interval {
         let now = Instant::now();
         // As tokio: a tick at most 5 ms late is on time and keeps the schedule; the missed-tick
         // behaviour decides only for later ones.
-        let next = if now <= scheduled + Duration::from_millis(5) {
-            scheduled + self.period
+        let next = if now <= saturating_add(scheduled, Duration::from_millis(5)) {
+            saturating_add(scheduled, self.period)
         } else {
             self.next_after_missed(scheduled, now)
         };
@@ -68,8 +70,8 @@ impl Interval {
 
     fn next_after_missed(&self, scheduled: Instant, now: Instant) -> Instant {
         match self.missed {
-            MissedTickBehavior::Burst => scheduled + self.period,
-            MissedTickBehavior::Delay => now + self.period,
+            MissedTickBehavior::Burst => saturating_add(scheduled, self.period),
+            MissedTickBehavior::Delay => saturating_add(now, self.period),
             MissedTickBehavior::Skip => {
                 let behind = now.saturating_duration_since(scheduled).as_nanos();
                 let periods = behind / self.period.as_nanos() + 1;
@@ -82,7 +84,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        Pin::new(&mut self.sleep).reset(Instant::now() + self.period);
+        Pin::new(&mut self.sleep).reset(saturating_add(Instant::now(), self.period));
     }
 
     /// The period.

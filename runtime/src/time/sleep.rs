@@ -9,35 +9,47 @@ use std::time::{Duration, Instant};
 
 use kq_reactor::{note, Filter, Flags, Kevent};
 
-use crate::driver::{Direction, ScheduledIo, READABLE};
+use crate::driver::{Direction, ScheduledIo, READABLE, SHUTDOWN};
 use crate::runtime::Handle;
 
-/// Waits until `duration` has elapsed.
+/// Waits until `duration` has elapsed. A duration too large for an `Instant` waits "forever"
+/// (about 30 years), as tokio's.
 ///
 /// # Panics
-/// When polled outside a runtime.
+/// When polled outside a runtime, or on a runtime that has shut down (as tokio's).
 pub fn sleep(duration: Duration) -> Sleep {
-    let now = Instant::now();
-    sleep_until(now.checked_add(duration).unwrap_or_else(far_future))
+    sleep_until(saturating_add(Instant::now(), duration))
 }
 
 /// Waits until `deadline`.
 ///
 /// # Panics
-/// When polled outside a runtime.
+/// When polled outside a runtime, or on a runtime that has shut down (as tokio's).
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep { deadline, timer: None }
 }
 
+/// About 30 years from now: where deadlines computed from huge durations saturate.
 pub(crate) fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
+
+/// `t + d`, or [`far_future`] when that overflows an `Instant`.
+pub(crate) fn saturating_add(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or_else(far_future)
+}
+
+const SHUT_DOWN: &str = "kq::time: the runtime of this timer has shut down (it was dropped or \
+                         shut down): the timer can never fire";
 
 struct Armed {
     handle: Handle,
     io: Arc<ScheduledIo>,
     ident: usize,
     deadline: Instant,
+    /// The knote fires at `deadline`, or earlier when that is too far away (then it is armed
+    /// again when it fires).
+    capped: bool,
 }
 
 /// A future that completes at a deadline. Created by [`sleep`] and [`sleep_until`].
@@ -55,7 +67,7 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        let fired = |t: &Armed| t.deadline == self.deadline && t.io.is_set(READABLE);
+        let fired = |t: &Armed| t.deadline == self.deadline && !t.capped && t.io.is_set(READABLE);
         Instant::now() >= self.deadline || self.timer.as_ref().is_some_and(fired)
     }
 
@@ -75,15 +87,26 @@ impl Sleep {
         };
         let driver = &handle.shared.driver;
         let io = Arc::new(ScheduledIo::default());
+        if driver.track(&io).is_err() {
+            panic!("{SHUT_DOWN}");
+        }
         let ident = driver.next_ident();
-        let ns = self.deadline.saturating_duration_since(Instant::now()).as_nanos();
+        // At most ~30 years ahead (a deadline beyond that re-arms when the timer fires), so the
+        // reactor never computes a deadline near the end of `Instant`'s range.
+        let ahead = self.deadline.saturating_duration_since(Instant::now());
+        let cap = far_future().saturating_duration_since(Instant::now());
+        let ns = ahead.min(cap).as_nanos();
         let ns = i64::try_from(ns).unwrap_or(i64::MAX);
         let change = Kevent::new(ident, Filter::Timer, Flags::ADD | Flags::ONESHOT)
             .with_fflags(note::NSECONDS)
             .with_data(ns)
             .with_udata(io.udata());
-        driver.kq.kevent(&[change], &mut [], None)?;
-        self.timer = Some(Armed { handle, io, ident, deadline: self.deadline });
+        if let Err(e) = driver.kq.kevent(&[change], &mut [], None) {
+            driver.release(io);
+            return Err(e);
+        }
+        let armed = Armed { handle, io, ident, deadline: self.deadline, capped: ahead > cap };
+        self.timer = Some(armed);
         Ok(())
     }
 }
@@ -108,13 +131,17 @@ impl Future for Sleep {
             }
             return Poll::Ready(());
         }
-        if self.timer.as_ref().is_none_or(|t| t.deadline != self.deadline) {
+        let stale = |t: &Armed| t.deadline != self.deadline || (t.capped && t.io.is_set(READABLE));
+        if self.timer.as_ref().is_none_or(stale) {
             if let Err(e) = self.arm() {
                 panic!("kq::time::Sleep polled outside a kq runtime, or the timer failed: {e}");
             }
         }
         let Some(t) = &self.timer else { return Poll::Pending };
         match t.io.poll_ready(cx, Direction::Read) {
+            Poll::Ready(ev) if ev.ready & READABLE == 0 && ev.ready & SHUTDOWN != 0 => {
+                panic!("{SHUT_DOWN}")
+            }
             Poll::Ready(_) => Poll::Ready(()),
             Poll::Pending => Poll::Pending,
         }
