@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::process::ExitStatusExt;
 
 use futures_util::{AsyncBufReadExt, StreamExt};
-use kq_process::process::{watch, Command, ProcEvent, Stdio};
+use kq_process::process::{watch, watch_with, Command, ProcEvent, ProcEvents, Stdio};
 
 #[test]
 fn watch_a_process_that_is_not_our_child() -> io::Result<()> {
@@ -87,6 +87,16 @@ fn watch_errors() -> io::Result<()> {
         let e = events.next().await.expect("the error").unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ESRCH), "{e}");
         assert!(events.next().await.is_none());
+        Ok(())
+    })?;
+    // Fork and exec: only where the platform has them.
+    util::run(60, async {
+        // (This suite runs on Linux: it reads /proc.)
+        let mut events = watch_with(std::process::id(), ProcEvents { fork: true, exec: false });
+        let first = events.next().await.expect("an item");
+        assert_eq!(first.unwrap_err().kind(), io::ErrorKind::Unsupported);
+        assert!(events.next().await.is_none());
+        assert_eq!(ProcEvents::PLATFORM, ProcEvents::default(), "Linux: exit only");
         Ok(())
     })?;
     // Outside a runtime: an error item, not a panic.

@@ -101,6 +101,7 @@ impl Child {
 
     /// Polls for the exit status (see [`wait`](Self::wait)).
     pub fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        let mut resubscribed = false;
         loop {
             if let Some(status) = self.try_wait()? {
                 return Poll::Ready(Ok(status));
@@ -136,6 +137,12 @@ impl Child {
                         return Poll::Ready(Ok(status));
                     }
                     self.exit = None;
+                    if !resubscribed {
+                        // A shared knote left by a watch of an earlier process with this pid
+                        // (reused since): register afresh, once.
+                        resubscribed = true;
+                        continue;
+                    }
                     return Poll::Ready(Err(io::Error::other(format!(
                         "child {}: the runtime's reactor stopped watching it",
                         self.pid

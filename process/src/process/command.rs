@@ -162,12 +162,17 @@ impl Command {
     ///
     /// # Errors
     /// `NotFound` (the program does not exist) or `PermissionDenied` (it is not executable),
-    /// with the program named in the message; the OS's other errors of fork/exec; with piped
+    /// with the program named in the message; the OS's other errors of fork/exec as they are
+    /// (e.g. EMFILE, EAGAIN); with piped
     /// stdio, an error outside a kq runtime (the child is then killed and reaped).
     pub fn spawn(&mut self) -> io::Result<Child> {
-        let child = self.std.spawn().map_err(|e| {
-            let program = self.std.get_program().to_string_lossy();
-            io::Error::new(e.kind(), format!("cannot run {program:?}: {e}"))
+        let child = self.std.spawn().map_err(|e| match e.kind() {
+            // Which program is missing or not executable is what the user needs to know.
+            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
+                let program = self.std.get_program().to_string_lossy();
+                io::Error::new(e.kind(), format!("cannot run {program:?}: {e}"))
+            }
+            _ => e, // with its errno (EMFILE, EAGAIN, ...)
         })?;
         Child::from_std(child, self.kill_on_drop)
     }

@@ -15,7 +15,7 @@ pub use child::Child;
 pub use command::Command;
 pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
 pub use std::process::{ExitStatus, Output, Stdio};
-pub use watch::{watch, ProcEvent, Watch};
+pub use watch::{watch, watch_with, ProcEvent, ProcEvents, Watch};
 
 /// The PROC notes every knote of this crate asks for (one knote per pid and runtime is shared by
 /// a [`Child`] and the [`watch`] streams on it, so they all ask for the same).

@@ -36,11 +36,29 @@ pub struct Watch {
     error: Option<io::Error>,
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     is_child: bool,
+    also: ProcEvents,
     pending: VecDeque<ProcEvent>,
     done: bool,
 }
 
-/// Watches process `pid` (child or not): the knote is registered now, in the current runtime.
+/// The events a [`watch_with`] stream asks for besides the exit (which is always reported).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcEvents {
+    /// Report [`ProcEvent::Fork`] (BSDs and macOS; `Unsupported` on Linux).
+    pub fork: bool,
+    /// Report [`ProcEvent::Exec`] (BSDs and macOS; `Unsupported` on Linux).
+    pub exec: bool,
+}
+
+impl ProcEvents {
+    /// Everything this platform can report: fork and exec on the BSDs and macOS, neither on
+    /// Linux.
+    pub const PLATFORM: ProcEvents =
+        ProcEvents { fork: !cfg!(target_os = "linux"), exec: !cfg!(target_os = "linux") };
+}
+
+/// Watches process `pid` (child or not) for everything the platform reports
+/// ([`ProcEvents::PLATFORM`]): the knote is registered now, in the current runtime.
 ///
 /// On Linux only the exit is reported (a pidfd); FORK and EXEC exist on the BSDs and macOS.
 ///
@@ -65,6 +83,29 @@ pub struct Watch {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn watch(pid: u32) -> Watch {
+    watch_with(pid, ProcEvents::PLATFORM)
+}
+
+/// Watches process `pid` for its exit and the events in `also`.
+///
+/// # Errors (as the stream's first item, which then ends)
+/// As [`watch`]; `Unsupported` for fork or exec on Linux (a pidfd only tells the exit).
+pub fn watch_with(pid: u32, also: ProcEvents) -> Watch {
+    if cfg!(target_os = "linux") && (also.fork || also.exec) {
+        let e = io::Error::new(
+            io::ErrorKind::Unsupported,
+            "PROC NOTE_FORK and NOTE_EXEC are not available on Linux (a pidfd only reports the exit)",
+        );
+        return Watch {
+            pid,
+            sub: None,
+            error: Some(e),
+            is_child: false,
+            also,
+            pending: VecDeque::new(),
+            done: false,
+        };
+    }
     #[cfg(target_os = "linux")]
     let is_child = crate::sys::is_child(pid);
     #[cfg(not(target_os = "linux"))]
@@ -74,7 +115,7 @@ pub fn watch(pid: u32) -> Watch {
         Ok(sub) => (Some(sub), None),
         Err(e) => (None, Some(e)),
     };
-    Watch { pid, sub, error, is_child, pending: VecDeque::new(), done: false }
+    Watch { pid, sub, error, is_child, also, pending: VecDeque::new(), done: false }
 }
 
 impl Watch {
@@ -119,10 +160,10 @@ impl Watch {
             let Some(sub) = &self.sub else { return Poll::Ready(None) };
             match std::task::ready!(sub.poll_next(cx)) {
                 Some(ev) => {
-                    if ev.fflags & note::FORK != 0 {
+                    if self.also.fork && ev.fflags & note::FORK != 0 {
                         self.pending.push_back(ProcEvent::Fork(self.pid));
                     }
-                    if ev.fflags & note::EXEC != 0 {
+                    if self.also.exec && ev.fflags & note::EXEC != 0 {
                         self.pending.push_back(ProcEvent::Exec);
                     }
                     if ev.fflags & note::EXIT != 0 || ev.flags.contains(Flags::EOF) {
