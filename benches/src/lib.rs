@@ -11,6 +11,7 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod runtime_workloads;
+pub mod scaling;
 pub mod svg;
 
 pub mod reactor {

@@ -123,6 +123,8 @@ pub struct Series {
     pub name: String,
     /// Points, x ascending.
     pub points: Vec<(f64, f64)>,
+    /// A label drawn above each point (empty: none).
+    pub labels: Vec<String>,
 }
 
 const COLORS: [&str; 6] = ["#1f6fb4", "#d04040", "#3a9a4a", "#e0a030", "#8050b0", "#555555"];
@@ -194,7 +196,6 @@ pub fn line_plot(
     let ytop = ticks.last().copied().unwrap_or(ymax).max(ymax);
     let px = |x: f64| L + (x.log10() - xe0) / (xe1 - xe0) * W;
     let py = |y: f64| T + H - y / ytop * H;
-    let legend_h = 16.0 * series.len() as f64;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -256,9 +257,17 @@ pub fn line_plot(
                 r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"/>"#,
                 p.join(" ")
             );
-            for pt in &p {
+            for (k, pt) in p.iter().enumerate() {
                 let (x, y) = pt.split_once(',').unwrap_or(("0", "0"));
                 let _ = writeln!(s, r#"<circle cx="{x}" cy="{y}" r="3" fill="{c}"/>"#);
+                if let Some(l) = se.labels.get(k) {
+                    let ly: f64 = y.parse().unwrap_or(0.0) - 7.0;
+                    let _ = writeln!(
+                        s,
+                        r#"<text x="{x}" y="{ly:.1}" text-anchor="middle" fill="{c}">{}</text>"#,
+                        escape(l)
+                    );
+                }
             }
         }
         let ly = T + 10.0 + 16.0 * i as f64;
@@ -272,7 +281,6 @@ pub fn line_plot(
             escape(&se.name)
         );
     }
-    let _ = legend_h;
     s.push_str("</svg>\n");
     s
 }
@@ -287,7 +295,11 @@ mod tests {
         let c = ratio_chart("t", "s", &bars);
         assert!(c.starts_with("<svg") && c.trim_end().ends_with("</svg>"));
         assert!(c.contains("a &lt;b&gt;") && c.contains("0.50"));
-        let s = [Series { name: "kq".into(), points: vec![(10.0, 1.0), (1000.0, 3.0)] }];
+        let s = [Series {
+            name: "kq".into(),
+            points: vec![(10.0, 1.0), (1000.0, 3.0)],
+            labels: vec!["a".into()],
+        }];
         let p = line_plot("t", "s", "N", "ns", &s);
         assert!(p.contains("<polyline") && p.contains(">1k<"));
         let empty = line_plot("t", "s", "N", "ns", &[]);
