@@ -15,6 +15,7 @@
 //! `target/compare/report.md`, the chart of the ratios to `target/compare/ratios.svg`. Row 8
 //! (the lock question) gives wait and hold times when built with `--features lock-profiling`.
 
+mod process_rows;
 mod reactor_rows;
 mod runtime_rows;
 
@@ -177,6 +178,9 @@ fn plan(m: &Mode) -> f64 {
     if m.wants("11") {
         w += runs(&ALL) * net::run_weight(o, "udp_echo");
     }
+    if m.wants("13") {
+        w += (runtime_rows::WORKERS.len() * m.rounds) as f64 * process_rows::round_weight(m);
+    }
     if m.wants("12") && net::wrk_installed() {
         w += runs(&NO_FLOOR) * net::run_weight(o, "http_hello");
     }
@@ -225,12 +229,7 @@ fn main() {
         rows.extend(net::http_hello(&m.net, &mut p));
     }
     if m.wants("13") {
-        rows.push(Row::unavailable(
-            "13",
-            "process_spawn_wait",
-            "tokio::process",
-            "not available yet (the process_compare workloads have not landed)",
-        ));
+        rows.extend(process_rows::run(&m, &mut p));
     }
     if m.wants("14") {
         rows.push(Row::unavailable(
