@@ -25,6 +25,9 @@ pub(crate) struct ProcHandle {
     /// `None` on kernels without pidfd (before 5.3): the pid is used instead.
     #[cfg(target_os = "linux")]
     pidfd: Option<OwnedFd>,
+    /// The child was reaped by someone else before we could hold it (Linux).
+    #[cfg(target_os = "linux")]
+    stolen: bool,
 }
 
 impl ProcHandle {
@@ -36,14 +39,19 @@ impl ProcHandle {
         {
             // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
             let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-            let pidfd = (fd >= 0).then(|| {
-                // SAFETY: the syscall returned a fresh fd that we now own.
-                let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-                // SAFETY: plain fcntl on our own fd (pidfds are not close-on-exec by default).
-                unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-                fd
-            });
-            ProcHandle { pid, pidfd }
+            if fd < 0 {
+                return ProcHandle { pid, pidfd: None, stolen: false };
+            }
+            // SAFETY: the syscall returned a fresh fd that we now own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+            // SAFETY: plain fcntl on our own fd (pidfds are not close-on-exec by default).
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+            // Between the fork and pidfd_open, someone else's waitpid(-1) could have reaped the
+            // child and the pid been reused: then the pidfd is not our child's (ECHILD), and
+            // this handle must neither reap nor signal anything.
+            let all = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED | libc::WNOWAIT;
+            let ours = waitid(libc::P_PIDFD, fd.as_raw_fd() as libc::id_t, all).is_ok();
+            ProcHandle { pid, pidfd: Some(fd), stolen: !ours }
         }
         #[cfg(not(target_os = "linux"))]
         ProcHandle { pid }
@@ -57,6 +65,10 @@ impl ProcHandle {
     /// Reaps the process if it has exited: `Some(status)`; `None` while it runs. `ECHILD` when
     /// its status was taken by someone else (another `waitpid`, a SIGCHLD handler).
     pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
+        #[cfg(target_os = "linux")]
+        if self.stolen {
+            return Err(io::Error::from_raw_os_error(libc::ECHILD));
+        }
         #[cfg(target_os = "linux")]
         if let Some(pidfd) = &self.pidfd {
             return waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WEXITED);
@@ -80,6 +92,10 @@ impl ProcHandle {
 
     /// Sends `sig` to the process. A process that is gone (ESRCH) is not an error.
     pub(crate) fn signal(&self, sig: i32) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if self.stolen {
+            return Ok(()); // not ours any more: nothing to signal
+        }
         #[cfg(target_os = "linux")]
         if let Some(pidfd) = &self.pidfd {
             // SAFETY: pidfd_send_signal with a null siginfo sends `sig` as kill(2) would.

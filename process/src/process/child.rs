@@ -125,7 +125,7 @@ impl Child {
                     }
                     Err(e) => return Poll::Ready(Err(e)),
                 }
-                continue; // it may have exited before the knote existed (then it fires at once)
+                // A child that exited before the knote existed fires at once (KQUEUE.md 34).
             }
             let Some(exit) = &self.exit else { continue };
             match exit.poll_next(cx) {
