@@ -18,4 +18,5 @@ cases!("threads":
     oneshot_goes_to_exactly_one_thread,
     many_threads_never_lose_or_duplicate,
     threads_share_pipe_knotes,
+    kqueues_created_and_closed_concurrently,
 );

@@ -145,4 +145,49 @@ CASE(threads_share_pipe_knotes) {
     close(kq);
 }
 
+static atomic_int stop_probe;
+
+/* Creates, uses and closes kqueues in a loop: numbers are reused across threads all the time,
+ * and each kqueue must only ever report its own event. */
+static void *create_use_close(void *arg) {
+    int me = (int)(intptr_t)arg;
+    for (int i = 0; i < 300; i++) {
+        int k = kqueue();
+        CHECK(k >= 0);
+        uintptr_t id = (uintptr_t)me * 1000000 + i;
+        struct kevent ch, ev[4];
+        EV_SET(&ch, id, EVFILT_USER, EV_ADD | EV_ONESHOT, NOTE_TRIGGER, 0, (void *)(id + 1));
+        CHECK_EQ(kevent(k, &ch, 1, ev, 4, &ZERO_TS), 1);
+        CHECK_EQ(ev[0].ident, id);
+        CHECK(ev[0].udata == (void *)(id + 1));
+        CHECK_EQ(kevent(k, NULL, 0, ev, 4, &ZERO_TS), 0);
+        CHECK_EQ(close(k), 0);
+    }
+    return NULL;
+}
+
+/* Meanwhile, calls kevent() on whatever the low descriptor numbers are: EBADF, or a kqueue
+ * that happens to live there (its events are not ours to check), never a crash. */
+static void *probe_numbers(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_probe)) {
+        for (int fd = 0; fd < 64; fd++) {
+            struct kevent ev[4];
+            errno = 0;
+            int n = kevent(fd, NULL, 0, ev, 0, &ZERO_TS);
+            CHECK(n == 0 || (n == -1 && errno == EBADF));
+        }
+    }
+    return NULL;
+}
+
+CASE(kqueues_created_and_closed_concurrently) {
+    pthread_t t[THREADS], probe;
+    CHECK(pthread_create(&probe, NULL, probe_numbers, NULL) == 0);
+    for (int i = 0; i < THREADS; i++) CHECK(pthread_create(&t[i], NULL, create_use_close, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < THREADS; i++) CHECK(pthread_join(t[i], NULL) == 0);
+    atomic_store(&stop_probe, 1);
+    CHECK(pthread_join(probe, NULL) == 0);
+}
+
 MAIN
