@@ -185,6 +185,15 @@ CASE(careless_arguments) {
     errno = 1234;
     CHECK_EQ(kevent(kq, NULL, 0, ev, 1, &ZERO_TS), 1);
     CHECK_EQ(errno, 1234);
+    /* Idents past what a descriptor, pid or signal can be: never truncated into a valid one. */
+    uintptr_t big[] = {(uintptr_t)1 << 32, ((uintptr_t)1 << 32) + 1, (uintptr_t)INT_MAX + 1, UINTPTR_MAX};
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(change_errno(kq, big[i], EVFILT_READ, EV_ADD, 0, 0), EBADF);
+        CHECK_EQ(change_errno(kq, big[i], EVFILT_WRITE, EV_ADD, 0, 0), EBADF);
+        CHECK_EQ(change_errno(kq, big[i], EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0), EBADF);
+        CHECK_EQ(change_errno(kq, big[i], EVFILT_PROC, EV_ADD, NOTE_EXIT, 0), ESRCH);
+        CHECK_EQ(change_errno(kq, big[i], EVFILT_SIGNAL, EV_ADD, 0, 0), EINVAL);
+    }
     /* Unaligned lists work. */
     char raw[sizeof(struct kevent) * 2 + 1];
     struct kevent *odd = (struct kevent *)(raw + 1);
