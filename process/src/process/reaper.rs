@@ -7,7 +7,7 @@
 //! never taken. An orphan whose status someone else took (ECHILD) is simply forgotten.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
 
@@ -22,21 +22,27 @@ struct Reaper {
     incoming: Mutex<Vec<ProcHandle>>,
 }
 
-static REAPER: OnceLock<Option<&'static Reaper>> = OnceLock::new();
+/// The reaper of this process, with the pid it was started in: after a `fork()` the child has
+/// no reaper thread (threads do not survive fork), so it starts its own.
+static REAPER: Mutex<Option<(u32, &'static Reaper)>> = Mutex::new(None);
 
 fn reaper() -> Option<&'static Reaper> {
-    *REAPER.get_or_init(|| {
-        let kq = Kqueue::new().ok()?;
-        let wake = Kevent::new(WAKE, Filter::User, Flags::ADD | Flags::CLEAR);
-        kq.kevent(&[wake], &mut [], None).ok()?;
-        let reaper: &'static Reaper =
-            Box::leak(Box::new(Reaper { kq, incoming: Mutex::new(Vec::new()) }));
-        std::thread::Builder::new()
-            .name("kq-process-reaper".into())
-            .spawn(move || run(reaper))
-            .ok()?;
-        Some(reaper)
-    })
+    let me = std::process::id();
+    let mut current = lock(&REAPER);
+    if let Some((pid, reaper)) = *current {
+        if pid == me {
+            return Some(reaper);
+        }
+    }
+    let kq = Kqueue::new().ok()?;
+    let wake = Kevent::new(WAKE, Filter::User, Flags::ADD | Flags::CLEAR);
+    kq.kevent(&[wake], &mut [], None).ok()?;
+    // Leaked: the thread runs for the life of the process.
+    let reaper: &'static Reaper =
+        Box::leak(Box::new(Reaper { kq, incoming: Mutex::new(Vec::new()) }));
+    std::thread::Builder::new().name("kq-process-reaper".into()).spawn(move || run(reaper)).ok()?;
+    *current = Some((me, reaper));
+    Some(reaper)
 }
 
 /// Takes over a child that nobody will wait for: reaped now if it has exited, else as soon as
