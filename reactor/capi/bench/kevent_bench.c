@@ -10,8 +10,8 @@
  *             (floor: the same with epoll_wait)
  *   change1k  one kevent() applying 1,000 changes (EV_ADD of 1,000 USER knotes, then a call
  *             deleting them: ns per call, averaged over the two) (floor: none)
- * each with 1 thread, and 4 threads sharing one kqueue (user4, pipe4; floor: 4 threads sharing
- * one epoll set). */
+ * each with 1 thread, and 4 threads sharing one kqueue (user4, pipe4, change1k4: aggregate ns per
+ * call; floor: 4 threads sharing one epoll set). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -163,21 +163,38 @@ static double bench_ep(int user, int n) {
     return ns;
 }
 
-static double bench_change1k(void) {
+struct ch_arg { int kq; long calls; struct kevent add[1000], del[1000]; };
+
+static void *change1k(void *p) {
+    struct ch_arg *a = p;
+    for (long i = 0; i < a->calls; i++) {
+        if (kevent(a->kq, a->add, 1000, NULL, 0, NULL) != 0) die("kevent add 1000");
+        if (kevent(a->kq, a->del, 1000, NULL, 0, NULL) != 0) die("kevent delete 1000");
+    }
+    return NULL;
+}
+
+/* ns per kevent() call applying 1,000 changes (USER adds, then deletes), n threads on one
+ * kqueue, each with its own idents. */
+static double bench_change1k(int n) {
     int kq = kqueue();
     if (kq < 0) die("kqueue");
-    static struct kevent add[1000], del[1000];
-    for (int i = 0; i < 1000; i++) {
-        EV_SET(&add[i], i, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
-        EV_SET(&del[i], i, EVFILT_USER, EV_DELETE, 0, 0, NULL);
-    }
+    static struct ch_arg a[THREADS];
     long calls = iters / 500 + 2;
-    double start = now_ns();
-    for (long i = 0; i < calls; i++) {
-        if (kevent(kq, add, 1000, NULL, 0, NULL) != 0) die("kevent add 1000");
-        if (kevent(kq, del, 1000, NULL, 0, NULL) != 0) die("kevent delete 1000");
+    for (int t = 0; t < n; t++) {
+        a[t].kq = kq;
+        a[t].calls = calls;
+        for (int i = 0; i < 1000; i++) {
+            EV_SET(&a[t].add[i], t * 1000 + i, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+            EV_SET(&a[t].del[i], t * 1000 + i, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+        }
     }
-    double ns = (now_ns() - start) / (calls * 2.0);
+    pthread_t th[THREADS];
+    double start = now_ns();
+    for (int t = 0; t < n; t++)
+        if (pthread_create(&th[t], NULL, change1k, &a[t]) != 0) die("pthread_create");
+    for (int t = 0; t < n; t++) pthread_join(th[t], NULL);
+    double ns = (now_ns() - start) / (calls * 2.0 * n);
     close(kq);
     return ns;
 }
@@ -211,9 +228,12 @@ int main(int argc, char **argv) {
         printf("%-10s %12.0f %12.0f %10.2f\n", rows[r].name, k, e, k / e);
         fflush(stdout);
     }
-    double c[ROUNDS];
-    for (int i = 0; i < ROUNDS; i++) c[i] = bench_change1k();
-    double m = median(c);
-    printf("%-10s %12.0f %12s %10s   (%.0f ns per change)\n", "change1k", m, "-", "-", m / 1000);
+    for (int threads = 1; threads <= THREADS; threads *= THREADS) {
+        double c[ROUNDS];
+        for (int i = 0; i < ROUNDS; i++) c[i] = bench_change1k(threads);
+        double m = median(c);
+        printf("%-10s %12.0f %12s %10s   (%.0f ns per change)\n", threads == 1 ? "change1k" : "change1k4",
+               m, "-", "-", m / 1000);
+    }
     return 0;
 }

@@ -110,7 +110,7 @@ fn benchmark_builds_and_runs() {
     let exe = util::build("kevent_bench", "bench/kevent_bench.c", &[]);
     let out = util::run(&exe, &["300"], Duration::from_secs(120));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    for row in ["user ", "user4 ", "pipe ", "pipe4 ", "change1k "] {
+    for row in ["user ", "user4 ", "pipe ", "pipe4 ", "change1k ", "change1k4 "] {
         assert!(out.stdout.lines().any(|l| l.starts_with(row)), "{row}: {}", out.stdout);
     }
 }
