@@ -25,18 +25,20 @@ pub struct Bar {
 /// (1x, dashed), with the min-max of the rounds as whiskers. Green: kq faster; amber: up to
 /// 1.5x slower; red: slower still.
 pub fn ratio_chart(title: &str, subtitle: &str, bars: &[Bar]) -> String {
-    const LABEL_W: f64 = 330.0;
     const PLOT_W: f64 = 420.0;
+    // About 6.2 px per character at font-size 11.
+    let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(10);
+    let label_w = 6.2 * longest as f64 + 20.0;
     const BAR_H: f64 = 16.0;
     const GAP: f64 = 6.0;
     const TOP: f64 = 62.0;
     let finite = |v: f64| if v.is_finite() && v > 0.0 { v } else { 1.0 };
     let lo_exp = bars.iter().map(|b| finite(b.lo)).fold(0.5_f64, f64::min).log2().floor();
     let hi_exp = bars.iter().map(|b| finite(b.hi)).fold(2.0_f64, f64::max).log2().ceil();
-    let x = |v: f64| LABEL_W + (finite(v).log2() - lo_exp) / (hi_exp - lo_exp) * PLOT_W;
+    let x = |v: f64| label_w + (finite(v).log2() - lo_exp) / (hi_exp - lo_exp) * PLOT_W;
     let bottom = TOP + bars.len() as f64 * (BAR_H + GAP);
     let height = bottom + 34.0;
-    let width = LABEL_W + PLOT_W + 70.0;
+    let width = label_w + PLOT_W + 70.0;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -78,7 +80,7 @@ pub fn ratio_chart(title: &str, subtitle: &str, bars: &[Bar]) -> String {
         let _ = writeln!(
             s,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LABEL_W - 8.0,
+            label_w - 8.0,
             y + BAR_H * 0.75,
             escape(&b.label)
         );
@@ -156,20 +158,21 @@ fn fmt_tick(v: f64) -> String {
         format!("{:.1}M", v / 1e6)
     } else if a >= 1e4 {
         format!("{:.0}k", v / 1e3)
-    } else if a >= 10.0 || a == 0.0 {
+    } else if a >= 10.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
     }
 }
 
-/// A line plot with a log10 x axis and a linear y axis starting at 0, a line per series, and a
-/// legend. Points with a non-finite or non-positive x are skipped.
+/// A line plot with a log10 x axis (ticks at the data's x values) and a linear y axis starting
+/// at 0 (or a log10 one over whole decades), a line per series, and a legend. Points with a non-finite or non-positive x are skipped.
 pub fn line_plot(
     title: &str,
     subtitle: &str,
     x_label: &str,
     y_label: &str,
+    log_y: bool,
     series: &[Series],
 ) -> String {
     const L: f64 = 70.0;
@@ -177,25 +180,49 @@ pub fn line_plot(
     const W: f64 = 480.0;
     const H: f64 = 260.0;
     let pts = || {
-        series
-            .iter()
-            .flat_map(|s| s.points.iter())
-            .filter(|(x, y)| *x > 0.0 && x.is_finite() && y.is_finite())
+        series.iter().flat_map(|s| s.points.iter()).filter(move |(x, y)| {
+            *x > 0.0 && x.is_finite() && y.is_finite() && (!log_y || *y > 0.0)
+        })
     };
     let xmin = pts().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let xmax = pts().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let ymin = pts().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let ymax = pts().map(|p| p.1).fold(0.0_f64, f64::max);
+    // x: log10 over the data, padded; ticks at the data's x values.
     let (xe0, xe1) = if xmin.is_finite() {
-        let (a, b) = (xmin.log10().floor(), xmax.log10().ceil());
-        (a, if b > a { b } else { a + 1.0 })
+        let (a, b) = (xmin.log10(), xmax.log10());
+        let pad = if b > a { (b - a) * 0.06 } else { 0.5 };
+        (a - pad, b + pad)
     } else {
         (0.0, 1.0)
     };
-    let ymax = if ymax > 0.0 { ymax * 1.1 } else { 1.0 };
-    let ticks = nice_ticks(0.0, ymax);
-    let ytop = ticks.last().copied().unwrap_or(ymax).max(ymax);
+    let mut xticks: Vec<f64> = pts().map(|p| p.0).collect();
+    xticks.sort_by(f64::total_cmp);
+    xticks.dedup();
+    // y: linear from 0, or log10 over whole decades.
+    let (ticks, y0, ytop) = if log_y && ymin.is_finite() && ymin > 0.0 {
+        let (a, b) = (ymin.log10().floor(), ymax.log10().ceil().max(ymin.log10().floor() + 1.0));
+        let mut t = Vec::new();
+        let mut e = a;
+        while e <= b {
+            t.push(10f64.powf(e));
+            e += 1.0;
+        }
+        (t, 10f64.powf(a), 10f64.powf(b))
+    } else {
+        let ymax = if ymax > 0.0 { ymax * 1.1 } else { 1.0 };
+        let t = nice_ticks(0.0, ymax);
+        let top = t.last().copied().unwrap_or(ymax).max(ymax);
+        (t, 0.0, top)
+    };
     let px = |x: f64| L + (x.log10() - xe0) / (xe1 - xe0) * W;
-    let py = |y: f64| T + H - y / ytop * H;
+    let py = |y: f64| {
+        if log_y && y0 > 0.0 {
+            T + H - (y.max(y0).log10() - y0.log10()) / (ytop.log10() - y0.log10()) * H
+        } else {
+            T + H - y / ytop * H
+        }
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -221,24 +248,23 @@ pub fn line_plot(
             fmt_tick(*t)
         );
     }
-    let mut e = xe0;
-    while e <= xe1 {
-        let x = px(10f64.powf(e));
+    for &xv in &xticks {
+        let x = px(xv);
         let _ = writeln!(
             s,
             r##"<line x1="{x:.1}" y1="{T}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
             T + H,
             T + H + 15.0,
-            fmt_tick(10f64.powf(e))
+            fmt_tick(xv)
         );
-        e += 1.0;
     }
     let _ = writeln!(
         s,
-        r##"<rect x="{L}" y="{T}" width="{W}" height="{H}" fill="none" stroke="#888"/><text x="{:.1}" y="{:.1}" text-anchor="middle">{} (log scale)</text><text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})" text-anchor="middle">{}</text>"##,
+        r##"<rect x="{L}" y="{T}" width="{W}" height="{H}" fill="none" stroke="#888"/><text x="{:.1}" y="{:.1}" text-anchor="middle">{}{}</text><text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})" text-anchor="middle">{}</text>"##,
         L + W / 2.0,
         T + H + 34.0,
         escape(x_label),
+        if log_y { " (log scale; y log scale too)" } else { " (log scale)" },
         T + H / 2.0,
         T + H / 2.0,
         escape(y_label)
@@ -300,9 +326,9 @@ mod tests {
             points: vec![(10.0, 1.0), (1000.0, 3.0)],
             labels: vec!["a".into()],
         }];
-        let p = line_plot("t", "s", "N", "ns", &s);
+        let p = line_plot("t", "s", "N", "ns", true, &s);
         assert!(p.contains("<polyline") && p.contains(">1k<"));
-        let empty = line_plot("t", "s", "N", "ns", &[]);
+        let empty = line_plot("t", "s", "N", "ns", false, &[]);
         assert!(empty.trim_end().ends_with("</svg>"));
     }
 }

@@ -148,6 +148,8 @@ struct Curve {
     /// Labels drawn at the points of the first series.
     labels: Vec<String>,
     notes: Vec<String>,
+    /// A log y axis (when one series grows by orders of magnitude).
+    log_y: bool,
 }
 
 impl Curve {
@@ -171,6 +173,7 @@ impl Curve {
             values,
             labels: Vec::new(),
             notes: Vec::new(),
+            log_y: false,
         }
     }
 
@@ -231,6 +234,7 @@ impl Curve {
             subtitle,
             self.x_label,
             self.y_label,
+            self.log_y,
             &series,
         )
     }
@@ -305,6 +309,7 @@ fn row15(m: &Mode, p: &mut Progress, limit: u64) -> Curve {
         "ns per event",
         vec!["kq Kqueue", "epoll (mio)", "poll(2)"],
     );
+    c.log_y = true;
     type IdleRun = fn(&[std::os::fd::OwnedFd], u64) -> std::io::Result<Duration>;
     let runs: [IdleRun; 3] = [kq_idle, mio_idle, poll_idle];
     for &n in &m.idle_ns {

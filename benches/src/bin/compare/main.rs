@@ -314,12 +314,16 @@ fn chart(m: &Mode, rows: &[Row]) -> String {
         .filter(|r| !r.bench.contains("p99"))
         .filter_map(|r| {
             let (ratio, lo, hi) = r.ratio()?;
-            let label = format!("{} {} (vs {})", r.id, r.bench, r.rival);
+            let label = if r.rival == "tokio" {
+                format!("{} {}", r.id, r.bench)
+            } else {
+                format!("{} {} (vs {})", r.id, r.bench, r.rival)
+            };
             Some(Bar { label, ratio, lo, hi })
         })
         .collect();
     ratio_chart(
-        "kq / rival time ratio (log scale; below 1x kq is faster)",
+        "kq / tokio time ratio (other rivals named; log scale; below 1x kq is faster)",
         &format!(
             "{}, {}; median of {} interleaved rounds, whiskers min-max",
             report::today(),

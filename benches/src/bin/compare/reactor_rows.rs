@@ -134,24 +134,29 @@ impl LockCurve {
         s.push_str(
             "| threads | ops/s (min-max) | cores busy | lock acquisitions/op | contended % | \
              wait ns per acquisition | wait ns per contended acquisition | hold ns per acquisition \
-             | poll lock contended % |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+             | lock held, % of wall time | poll lock contended % |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (i, threads) in THREADS.iter().enumerate() {
             let m = self.median(i);
             let rates: Vec<f64> = self.runs[i].iter().map(Contention::ops_per_sec).collect();
             let (_, lo, hi) = summary(&rates).unwrap_or_default();
-            let (wait, wait_c, hold) = if profiled {
+            let (wait, wait_c, hold, held) = if profiled {
                 let acq = m.lock.acquisitions.max(1) as f64;
                 (
                     format!("{:.1}", m.lock.wait_ns_total as f64 / acq),
                     format!("{:.0}", m.lock.wait_ns_total as f64 / m.lock.contended.max(1) as f64),
                     format!("{:.1}", m.lock.hold_ns_total as f64 / acq),
+                    format!(
+                        "{:.0}%",
+                        100.0 * m.lock.hold_ns_total as f64 / m.elapsed.as_nanos().max(1) as f64
+                    ),
                 )
             } else {
-                ("-".into(), "-".into(), "-".into())
+                ("-".into(), "-".into(), "-".into(), "-".into())
             };
             s.push_str(&format!(
-                "| {threads} | {} ({}-{}) | {:.2} | {:.2} | {:.1}% | {wait} | {wait_c} | {hold} | {:.1}% |\n",
+                "| {threads} | {} ({}-{}) | {:.2} | {:.2} | {:.1}% | {wait} | {wait_c} | {hold} | {held} | {:.1}% |\n",
                 fmt_num(m.ops_per_sec()),
                 fmt_num(lo),
                 fmt_num(hi),
