@@ -178,7 +178,7 @@ impl ScheduledIo {
         let (reader, writer) = {
             let mut w = lock(&self.waiters);
             if let Some(q) = &mut w.events {
-                q.push_back(*ev);
+                queue_event(q, ev);
             }
             let r = if bits & Direction::Read.mask() != 0 { w.reader.take() } else { None };
             let wr = if bits & Direction::Write.mask() != 0 { w.writer.take() } else { None };
@@ -256,6 +256,31 @@ impl ScheduledIo {
     pub(crate) fn is_set(&self, bits: usize) -> bool {
         self.readiness.load(Acquire) & bits != 0
     }
+}
+
+/// Events an [`EventSource`](crate::io::EventSource) keeps unread before merging new ones into
+/// the last (so a stream nobody reads, e.g. a fast periodic timer, holds bounded memory).
+const MAX_QUEUED: usize = 1024;
+
+/// Queues `ev` for a stream. Past [`MAX_QUEUED`] events it is merged into the last one as
+/// kqueue merges undelivered activations of a knote: flags and fflags OR'ed, `data` added for
+/// the counting filters (TIMER expirations, SIGNAL deliveries), the newest otherwise. A final
+/// event (ONESHOT, EOF) is never merged over.
+fn queue_event(q: &mut VecDeque<Kevent>, ev: &Kevent) {
+    if q.len() >= MAX_QUEUED {
+        if let Some(back) = q.back_mut() {
+            if !back.flags.intersects(Flags::ONESHOT | Flags::EOF) {
+                back.flags |= ev.flags;
+                back.fflags |= ev.fflags;
+                back.data = match ev.filter {
+                    Filter::Timer | Filter::Signal => back.data.saturating_add(ev.data),
+                    _ => ev.data,
+                };
+                return;
+            }
+        }
+    }
+    q.push_back(*ev);
 }
 
 /// Wakes `waker`, if any, surviving a panic in it (user code, woken by the runtime).

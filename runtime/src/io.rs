@@ -235,6 +235,10 @@ impl std::fmt::Debug for Registration {
 /// fill with copies and the runtime's driver would never sleep.) Idents in [`RESERVED_IDENTS`]
 /// are the runtime's own and refused.
 ///
+/// A stream keeps at most 1024 unread events; later activations are merged into the last one,
+/// as kqueue merges activations not yet retrieved (flags and fflags OR'ed, TIMER and SIGNAL
+/// counts added), so a stream nobody reads holds bounded memory.
+///
 /// With `EV_DISPATCH` the knote is disabled after its first event and nothing enables it again:
 /// use `EV_ONESHOT` for a single event (the stream then ends).
 ///

@@ -404,6 +404,50 @@ fn a_level_user_knote_is_delivered_once_per_trigger() {
     });
 }
 
+/// A stream nobody reads, fed by a periodic timer firing every 10 us: the runtime keeps at most
+/// 1024 events for it, merging the rest (TIMER counts add up), instead of growing without bound.
+#[test]
+fn an_unread_event_source_holds_bounded_memory() {
+    bounded(60, || {
+        let rt = multi();
+        rt.block_on(async {
+            const IDENT: usize = 1 << 42;
+            let change =
+                Kevent::new(IDENT, Filter::Timer, Flags::empty()).with_fflags(note::USECONDS);
+            let events_before = Handle::current().metrics().reactor_events;
+            let mut src = EventSource::new(change.with_data(10)).unwrap();
+            wait_until("3,000 reactor events", || {
+                Handle::current().metrics().reactor_events > events_before + 3000
+            })
+            .await;
+            // A second source on the same knote takes its events over: `src` gets no more.
+            let stopper = EventSource::new(change.with_data(3_600_000_000)).unwrap();
+            let (mut kept, mut expirations) = (0usize, 0i64);
+            loop {
+                // One poll's worth (the cooperative budget may end it), then a fresh poll.
+                let got = poll_fn(|cx| {
+                    let mut got = 0;
+                    while let Poll::Ready(ev) = src.poll_next_event(cx) {
+                        let ev = ev.expect("the stream ended");
+                        got += 1;
+                        expirations += ev.data;
+                    }
+                    Poll::Ready(got)
+                })
+                .await;
+                kept += got;
+                if got == 0 || kept > 5000 {
+                    break;
+                }
+                task::yield_now().await;
+            }
+            assert!(kept <= 1024, "{kept} events kept for an unread stream");
+            assert!(expirations > 1024, "{expirations} expirations in {kept} events");
+            drop(stopper);
+        });
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dropping runtimes from inside (adversarial)
 // ---------------------------------------------------------------------------------------------
