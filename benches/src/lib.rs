@@ -13,6 +13,7 @@ pub mod results;
 pub mod runtime_workloads;
 pub mod scaling;
 pub mod svg;
+pub mod watch_workloads;
 
 pub mod reactor {
     //! Reactor workloads: kq next to the raw mio floor.
