@@ -199,3 +199,40 @@ fn limit_of(err: &io::Error) -> Option<Limit> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(e: io::Error) -> Option<Limit> {
+        let e = path_error(e, Path::new("/x"));
+        e.get_ref().and_then(|i| i.downcast_ref::<LimitError>()).map(|l| l.limit)
+    }
+
+    #[test]
+    fn limit_errnos_become_typed_errors_naming_what_to_raise() {
+        let raw = io::Error::from_raw_os_error;
+        assert_eq!(limit(raw(libc::EMFILE)), Some(Limit::Descriptors));
+        assert_eq!(limit(raw(libc::ENFILE)), Some(Limit::SystemFiles));
+        assert_eq!(limit(raw(libc::ENOSPC)), Some(Limit::InotifyWatches));
+        // The reactor's own wording for inotify's limits (kq_reactor's change errors).
+        let watches = io::Error::new(
+            io::ErrorKind::StorageFull,
+            "inotify limit reached (errno 28): raise the fs.inotify.max_user_watches sysctl",
+        );
+        assert_eq!(limit(watches), Some(Limit::InotifyWatches));
+        let instances = io::Error::other(
+            "inotify limit reached: raise the fs.inotify.max_user_instances sysctl",
+        );
+        assert_eq!(limit(instances), Some(Limit::InotifyInstances));
+        assert_eq!(limit(raw(libc::EACCES)), None);
+        let e = path_error(raw(libc::ENOSPC), Path::new("/some/dir"));
+        assert!(
+            e.to_string().contains("/some/dir") && e.to_string().contains("max_user_watches"),
+            "{e}"
+        );
+        let e = path_error(raw(libc::EACCES), Path::new("/locked"));
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("/locked"), "{e}");
+    }
+}
