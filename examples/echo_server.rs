@@ -1,7 +1,8 @@
 //! A TCP echo server on kq: `cargo run --release --example echo_server [ADDR]`.
 //!
 //! Prints its address, echoes every connection, and stops cleanly on Ctrl-C
-//! ([`kq::signal::ctrl_c`], a SIGNAL knote).
+//! ([`kq::signal::ctrl_c`], a SIGNAL knote; on Windows, where there is no SIGNAL filter, Ctrl-C
+//! simply ends the process).
 
 use std::io;
 
@@ -25,7 +26,12 @@ async fn echo(mut stream: TcpStream) -> io::Result<u64> {
 #[kq::main]
 async fn main() -> io::Result<()> {
     // SIGINT is watched from here on (before the address is printed), and awaited below.
+    #[cfg(unix)]
     let mut ctrl_c = kq::signal::ctrl_c();
+    // Windows: kq::signal is Unix-only, so Ctrl-C is not watched; the console's default handler
+    // ends the process (no summary line).
+    #[cfg(windows)]
+    let mut ctrl_c = std::future::pending::<io::Result<()>>();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7000".to_string());
     let listener = TcpListener::bind(&addr).await?;
     println!("echo server listening on {}", listener.local_addr()?);

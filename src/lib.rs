@@ -23,7 +23,6 @@
 #[cfg(unix)]
 pub use kq_fs_watch as fs_watch;
 pub use kq_macros::{main, test};
-#[cfg(unix)]
 pub use kq_net as net;
 #[cfg(unix)]
 pub use kq_process::{process, signal};

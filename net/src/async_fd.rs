@@ -1,7 +1,7 @@
 //! [`AsyncFd`]: any fd (`AsRawFd`) registered with the runtime's reactor, with readiness guards.
 
+use crate::sys::{AsRawFd, RawFd};
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
 use kq_runtime::io::{Interest, ReadyEvent, Registration};

@@ -7,19 +7,28 @@
 //!
 //! Each socket is registered with EV_CLEAR READ/WRITE knotes; the knotes are deleted before the
 //! fd is closed. Readiness is cached per socket, so a read that finds data takes no reactor lock.
-
-#![cfg(unix)]
+//!
+//! On Windows (through the reactor's mio/AFD backend): the TCP and UDP types and [`AsyncFd`] over
+//! a socket handle (`AsRawFd` there is this crate's trait: the raw `SOCKET` as the reactor's
+//! ident; the socket types also implement std's `AsRawSocket`). Unix sockets are Unix-only.
 
 mod async_fd;
 mod socket;
 pub(crate) mod stream;
+mod sys;
 pub mod tcp;
 mod udp;
+#[cfg(unix)]
 pub mod unix;
+#[cfg(windows)]
+mod windows;
 
 pub use async_fd::{AsyncFd, AsyncFdReadyGuard, TryIoError};
 pub use socket::TcpSocket;
 pub use stream::StreamOps;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
+#[cfg(unix)]
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
+#[cfg(windows)]
+pub use windows::{AsRawFd, RawFd};

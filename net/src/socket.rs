@@ -1,8 +1,8 @@
 //! [`TcpSocket`]: a TCP socket configured before it listens or connects (socket2 underneath).
 
+use crate::sys::{AsRawFd, RawFd};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -37,7 +37,8 @@ impl TcpSocket {
         self.inner.set_reuse_address(on)
     }
 
-    /// SO_REUSEPORT.
+    /// SO_REUSEPORT (Unix only: Windows has no such option).
+    #[cfg(unix)]
     pub fn set_reuseport(&self, on: bool) -> io::Result<()> {
         self.inner.set_reuse_port(on)
     }

@@ -1,9 +1,9 @@
 //! What TCP and Unix streams share: non-blocking read/write/vectored write/shutdown on an
 //! [`AsyncFd`], and the futures-io (and, with `tokio-io`, tokio) trait impls.
 
+use crate::sys::AsRawFd;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 
 use kq_runtime::io::Interest;
@@ -21,6 +21,7 @@ impl RawStream for std::net::TcpStream {
     }
 }
 
+#[cfg(unix)]
 impl RawStream for std::os::unix::net::UnixStream {
     fn shutdown_raw(&self, how: Shutdown) -> io::Result<()> {
         self.shutdown(how)
@@ -397,8 +398,8 @@ macro_rules! impl_stream {
             }
         }
 
-        impl std::os::fd::AsRawFd for $ty {
-            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        impl $crate::sys::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> $crate::sys::RawFd {
                 self.io.as_raw_fd()
             }
         }

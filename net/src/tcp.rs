@@ -1,8 +1,8 @@
 //! TCP: [`TcpListener`], [`TcpStream`] and its halves.
 
+use crate::sys::{AsRawFd, RawFd};
 use std::io;
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
 use kq_runtime::io::Interest;
@@ -153,6 +153,9 @@ impl TcpStream {
         match socket.connect(&addr.into()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            // Windows: a non-blocking connect in progress is WSAEWOULDBLOCK.
+            #[cfg(windows)]
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
         let stream =

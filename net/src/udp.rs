@@ -1,8 +1,8 @@
 //! [`UdpSocket`].
 
+use crate::sys::{AsRawFd, RawFd};
 use std::io;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
 
 use kq_runtime::io::Interest;
 

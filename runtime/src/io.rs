@@ -131,6 +131,29 @@ impl Registration {
     /// readiness has arrived since.
     pub fn clear_readiness(&self, event: ReadyEvent) {
         self.io.clear_readiness(event);
+        #[cfg(windows)]
+        self.rearm(event);
+    }
+
+    /// Windows: the AFD poll under mio reports a condition once, then stops watching it until
+    /// re-armed, and the reactor re-arms a `NOTE_NODATA` knote when it is re-added (which
+    /// evaluates the socket: an event is queued if data came in meanwhile). A `WouldBlock` is
+    /// the moment to do it, as mio's own sockets do.
+    #[cfg(windows)]
+    fn rearm(&self, event: ReadyEvent) {
+        let flags = Flags::ADD | Flags::CLEAR;
+        let mut changes = Vec::with_capacity(2);
+        for (on, filter) in [
+            (event.is_readable() && self.interest.is_readable(), Filter::Read),
+            (event.is_writable() && self.interest.is_writable(), Filter::Write),
+        ] {
+            if on {
+                let kev = Kevent::new(self.fd, filter, flags).with_fflags(note::NODATA);
+                changes.push(kev.with_udata(self.io.udata()));
+            }
+        }
+        // Changes only (see `drop`). A failure (the socket already closed) leaves nothing to arm.
+        let _ = self.handle.shared.driver.kq.kevent(&changes, &mut [], None);
     }
 
     /// Waits until readable.
