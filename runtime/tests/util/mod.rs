@@ -144,9 +144,12 @@ impl Drop for DropFlag {
     }
 }
 
-/// Closes an fd when dropped.
+/// Closes an fd when dropped. (Unix only, as are the pipe helpers below: the portable tests run
+/// under wine too, see tools/windows-test.)
+#[cfg(unix)]
 pub struct Fd(pub libc::c_int);
 
+#[cfg(unix)]
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: the fd was returned by pipe2 and is owned by this guard; it is closed once.
@@ -157,6 +160,7 @@ impl Drop for Fd {
 }
 
 /// A pipe: (read end non-blocking, write end blocking).
+#[cfg(unix)]
 pub fn pipe() -> (Fd, Fd) {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
@@ -173,6 +177,7 @@ pub fn pipe() -> (Fd, Fd) {
     (rd, wr)
 }
 
+#[cfg(unix)]
 pub fn read_fd(fd: libc::c_int, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
