@@ -10,11 +10,13 @@
 //! before the delete may still be in the driver's hands: a dropped resource therefore parks its
 //! `Arc` on a release list, emptied by the driver before its next collection.
 //!
-//! Every live `ScheduledIo` is also tracked (a sharded slab), so that shutting the runtime down
-//! can wake whoever still waits on one (a `block_on` on another thread, a foreign executor): the
-//! `SHUTDOWN` bit then makes I/O fail and timers panic with a clear message, as tokio's do,
-//! instead of waiting forever for a driver that is gone. Nothing can be tracked once the driver
-//! is shut down: new resources fail at creation.
+//! A resource that a waiter outside the runtime's own workers waits on (a `block_on` on another
+//! thread, a blocking thread, a foreign executor, another runtime's task) is also tracked (a
+//! sharded slab), so that shutting the runtime down can wake that waiter: the `SHUTDOWN` bit then
+//! makes I/O fail and timers panic with a clear message, as tokio's do, instead of waiting
+//! forever for a driver that is gone. The runtime's own tasks need no tracking (shutdown cancels
+//! them), which keeps the registry off their hot path. Nothing can be tracked, and no resource
+//! created, once the driver is shut down.
 //!
 //! The runtime's own knotes (the wake-up USER knote, the timers) use idents in
 //! [`RESERVED_IDENTS`], which `EventSource` refuses: a user's knote can never replace or delete
@@ -328,16 +330,29 @@ impl Driver {
         RESERVED_IDENTS.start() + n % (WAKE_IDENT - RESERVED_IDENTS.start())
     }
 
-    /// Starts tracking `io` (a new resource), so that shutdown wakes its waiters. The error
-    /// once the runtime has shut down.
+    /// Fails once the driver is shut down (for resources being created).
+    pub(crate) fn check_open(&self) -> io::Result<()> {
+        if self.is_shutdown.load(Acquire) {
+            return Err(shutdown_error());
+        }
+        Ok(())
+    }
+
+    /// Tracks `io` (if not yet), so that shutdown wakes its waiters; the error once the driver is
+    /// shut down. Called when a waiter outside the runtime's workers is about to wait on it.
     pub(crate) fn track(&self, io: &Arc<ScheduledIo>) -> io::Result<()> {
+        if io.key.load(Relaxed) != UNTRACKED {
+            return Ok(()); // set under the shard lock by this or an earlier call
+        }
         let shard = (Arc::as_ptr(io) as usize >> 6) % SHARDS;
         let mut live = lock(&self.live[shard]);
         if self.is_shutdown.load(Acquire) {
             return Err(shutdown_error());
         }
-        let slot = live.insert(io.clone());
-        io.key.store(slot * SHARDS + shard, Relaxed);
+        if io.key.load(Relaxed) == UNTRACKED {
+            let slot = live.insert(io.clone());
+            io.key.store(slot * SHARDS + shard, Relaxed);
+        }
         Ok(())
     }
 

@@ -86,8 +86,8 @@ impl Registration {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_handle(fd: usize, interest: Interest, handle: &Handle) -> io::Result<Registration> {
+        handle.shared.driver.check_open()?;
         let io = Arc::new(ScheduledIo::default());
-        handle.shared.driver.track(&io)?;
         let reg = Registration { handle: handle.clone(), io, fd, interest };
         // Edge-triggered, and readiness only: the runtime never needs `data`, and stale readiness
         // just costs a WouldBlock (see `note::NODATA`).
@@ -116,7 +116,7 @@ impl Registration {
     /// # Errors
     /// The runtime has shut down.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, Direction::Read).map(unless_shutdown)
+        self.poll_ready(cx, Direction::Read)
     }
 
     /// Ready for writing (or hung up), or registers the task's waker.
@@ -124,7 +124,17 @@ impl Registration {
     /// # Errors
     /// The runtime has shut down.
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, Direction::Write).map(unless_shutdown)
+        self.poll_ready(cx, Direction::Write)
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
+        match self.io.poll_ready(cx, dir) {
+            Poll::Ready(ev) => Poll::Ready(unless_shutdown(ev)),
+            Poll::Pending => match self.handle.shared.watch(&self.io) {
+                Ok(()) => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+        }
     }
 
     /// Forgets the readiness in `event` (after an operation returned `WouldBlock`), unless newer
@@ -294,8 +304,8 @@ impl EventSource {
             ));
         }
         let handle = Handle::try_current().map_err(|_| no_runtime())?;
+        handle.shared.driver.check_open()?;
         let io = Arc::new(ScheduledIo::for_stream());
-        handle.shared.driver.track(&io)?;
         let flags = change.flags | Flags::ADD | Flags::CLEAR;
         let kev = Kevent { flags, udata: io.udata(), ..change };
         let source =
@@ -310,7 +320,11 @@ impl EventSource {
             return Poll::Ready(None);
         }
         std::task::ready!(crate::coop::poll_proceed(cx));
-        let Some(ev) = std::task::ready!(self.io.poll_event(cx)) else {
+        let polled = match self.io.poll_event(cx) {
+            Poll::Pending if self.handle.shared.watch(&self.io).is_err() => Poll::Ready(None),
+            polled => polled,
+        };
+        let Some(ev) = std::task::ready!(polled) else {
             self.done = true;
             return Poll::Ready(None);
         };

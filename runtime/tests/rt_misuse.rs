@@ -144,6 +144,55 @@ fn io_after_shutdown_is_an_error_never_a_hang() {
     });
 }
 
+/// Wakes a std thread (a minimal foreign executor).
+struct Unpark(thread::Thread, std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.unpark();
+    }
+}
+
+/// A timer first armed inside a task (where the runtime does not track it: shutdown cancels
+/// tasks), then handed to a plain thread that polls it with its own waker (a foreign executor):
+/// dropping the runtime must wake that thread, and its next poll panics clearly.
+#[test]
+#[allow(clippy::async_yields_async)] // the task hands its armed timer out, on purpose
+fn a_timer_moved_from_a_task_to_a_foreign_executor_is_woken_at_shutdown() {
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            let nap = rt.block_on(async {
+                spawn(async {
+                    let mut nap = Box::pin(sleep(Duration::from_secs(3600)));
+                    pending_once(nap.as_mut(), "the task's sleep").await;
+                    nap
+                })
+                .await
+                .unwrap()
+            });
+            let (tx, rx) = mpsc::channel();
+            let t = thread::spawn(move || {
+                let mut nap = nap;
+                let me = std::sync::Arc::new(Unpark(thread::current(), Default::default()));
+                let waker = std::task::Waker::from(me.clone());
+                let mut cx = std::task::Context::from_waker(&waker);
+                assert!(nap.as_mut().poll(&mut cx).is_pending());
+                tx.send(()).unwrap();
+                while !me.1.load(std::sync::atomic::Ordering::SeqCst) {
+                    thread::park();
+                }
+                catch_unwind(AssertUnwindSafe(|| nap.as_mut().poll(&mut cx)))
+            });
+            rx.recv_timeout(Duration::from_secs(20)).expect("the foreign poll never happened");
+            drop(rt);
+            let r = join_within(t, name);
+            let text = payload_text(&*r.expect_err("the timer of a dropped runtime must panic"));
+            assert!(text.contains(SHUT), "{name}: {text:?}");
+        }
+    });
+}
+
 /// A blocking thread waiting in `Handle::block_on` for a timer of its own runtime: dropping the
 /// runtime waits for its blocking threads, so that timer must be woken (to a panic, caught as
 /// the blocking task's `JoinError`) or the drop would never return.

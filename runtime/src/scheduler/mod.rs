@@ -185,6 +185,25 @@ impl Shared {
         self.idle.shutdown(&self.driver);
     }
 
+    /// Is this thread running `self`'s tasks now (a worker, or a current-thread `block_on`
+    /// holding the core)? What it waits on needs no tracking for shutdown: shutdown cancels the
+    /// tasks, and a `block_on` leaving the core polls its future again outside (then tracked).
+    pub(crate) fn on_own_worker(&self) -> bool {
+        WORKER.with(|w| matches!(*w.borrow(), Some((shared, _)) if std::ptr::eq(shared, self)))
+    }
+
+    /// Before a waiter starts waiting on `io`: outside this runtime's workers, tracks it so that
+    /// shutdown wakes the waiter. The error once the runtime's driver is shut down.
+    pub(crate) fn watch(
+        &self,
+        io: &std::sync::Arc<crate::driver::ScheduledIo>,
+    ) -> std::io::Result<()> {
+        if self.on_own_worker() {
+            return Ok(());
+        }
+        self.driver.track(io)
+    }
+
     /// Runs `f` with this thread registered as a worker of `self` using `core`.
     pub(crate) fn enter_worker<R>(&self, core: &RefCell<WorkerCore>, f: impl FnOnce() -> R) -> R {
         struct Reset(Option<(*const Shared, *const RefCell<WorkerCore>)>);

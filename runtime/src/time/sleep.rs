@@ -29,9 +29,12 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep { deadline, timer: None }
 }
 
+/// How far ahead deadlines computed from huge durations saturate, and timer knotes reach.
+const MAX_AHEAD: Duration = Duration::from_secs(86400 * 365 * 30);
+
 /// About 30 years from now: where deadlines computed from huge durations saturate.
 pub(crate) fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+    Instant::now() + MAX_AHEAD
 }
 
 /// `t + d`, or [`far_future`] when that overflows an `Instant`.
@@ -86,16 +89,15 @@ impl Sleep {
             None => Handle::try_current().map_err(std::io::Error::other)?,
         };
         let driver = &handle.shared.driver;
-        let io = Arc::new(ScheduledIo::default());
-        if driver.track(&io).is_err() {
+        if driver.check_open().is_err() {
             panic!("{SHUT_DOWN}");
         }
+        let io = Arc::new(ScheduledIo::default());
         let ident = driver.next_ident();
         // At most ~30 years ahead (a deadline beyond that re-arms when the timer fires), so the
         // reactor never computes a deadline near the end of `Instant`'s range.
         let ahead = self.deadline.saturating_duration_since(Instant::now());
-        let cap = far_future().saturating_duration_since(Instant::now());
-        let ns = ahead.min(cap).as_nanos();
+        let ns = ahead.min(MAX_AHEAD).as_nanos();
         let ns = i64::try_from(ns).unwrap_or(i64::MAX);
         let change = Kevent::new(ident, Filter::Timer, Flags::ADD | Flags::ONESHOT)
             .with_fflags(note::NSECONDS)
@@ -105,7 +107,7 @@ impl Sleep {
             driver.release(io);
             return Err(e);
         }
-        let armed = Armed { handle, io, ident, deadline: self.deadline, capped: ahead > cap };
+        let armed = Armed { handle, io, ident, deadline: self.deadline, capped: ahead > MAX_AHEAD };
         self.timer = Some(armed);
         Ok(())
     }
@@ -143,6 +145,7 @@ impl Future for Sleep {
                 panic!("{SHUT_DOWN}")
             }
             Poll::Ready(_) => Poll::Ready(()),
+            Poll::Pending if t.handle.shared.watch(&t.io).is_err() => panic!("{SHUT_DOWN}"),
             Poll::Pending => Poll::Pending,
         }
     }
