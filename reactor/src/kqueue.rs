@@ -42,6 +42,9 @@ pub(crate) struct Shared {
     parents: std::sync::Mutex<Vec<WeakShared>>,
     children: std::sync::Mutex<Vec<(WeakShared, usize)>>,
     me: WeakShared,
+    /// The fork generation this kqueue was created in (another one: inherited across fork).
+    #[cfg(all(unix, not(loom)))]
+    generation: u64,
 }
 
 struct State {
@@ -79,6 +82,8 @@ impl Kqueue {
             parents: Default::default(),
             children: Default::default(),
             me: me.clone(),
+            #[cfg(all(unix, not(loom)))]
+            generation: crate::fork::generation(),
         });
         #[cfg(all(unix, not(loom)))]
         crate::nest::register(shared.backend.raw_fd(), &shared);
@@ -161,11 +166,17 @@ impl Shared {
         events: &mut [Kevent],
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
+        #[cfg(all(unix, not(loom)))]
+        if crate::fork::current() != self.generation {
+            // Inherited across fork: not ours (FreeBSD does not inherit kqueues).
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
         let start = Instant::now();
         let deadline = timeout.and_then(|t| start.checked_add(t));
         let mut st = self.state.lock();
         let mut nerr = 0;
         let mut fatal = None;
+        let mut stopped = false;
         {
             // One platform context for the whole changelist (its fstat cache and fresh-watch
             // note then serve consecutive changes on one fd).
@@ -179,8 +190,13 @@ impl Shared {
                 if let Some(slot) = events.get_mut(nerr) {
                     *slot = Kevent { flags: Flags::ERROR, data: i64::from(errno), ..*change };
                     nerr += 1;
-                } else if errno != 0 {
-                    fatal = Some((errno, change.filter));
+                } else {
+                    // No room left to echo it: FreeBSD's kevent returns here, with the errno
+                    // of a failure, and later changes are not applied.
+                    if errno != 0 {
+                        fatal = Some((errno, change.filter));
+                    }
+                    stopped = true;
                     break;
                 }
             }
@@ -189,24 +205,30 @@ impl Shared {
             self.leave(st);
             return Err(crate::errno::change_error(errno, filter));
         }
-        if nerr > 0 || events.is_empty() {
+        if nerr > 0 || stopped || events.is_empty() {
             self.leave(st);
             return Ok(nerr);
         }
         let mut tokens = Vec::new();
         let polls_only = deadline.is_some_and(|d| d <= start);
+        // The OS was asked just now, and had nothing more to report (a blocking wait that
+        // returned less than a full batch): no need to ask again before this scan.
+        let mut asked = false;
+        // A blocking wait filled its batch: the OS may have more.
+        let mut more = false;
         loop {
-            if !st.polling && polls_only {
-                // A poll must see what the OS has now; a call that may block gets it from the
-                // backend wait below, without this extra syscall under the lock.
-                if let Err(e) = self.backend.wait(&mut tokens, Some(Duration::ZERO)) {
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        self.leave(st);
-                        return Err(e);
-                    }
+            // Every call collects what the OS reports at its time, whatever is queued: a call
+            // that finds events queued (always-ready level knotes, say) returns without
+            // blocking, so it asks the OS without blocking first, or those events would starve
+            // every other source. A call with an empty queue gets it from the blocking wait.
+            if more || (!asked && (polls_only || st.core.pending() > 0)) {
+                if let Err(e) = self.harvest(&mut st, &mut tokens, events.len()) {
+                    self.leave(st);
+                    return Err(e);
                 }
-                self.activate_tokens(&mut st, &mut tokens);
             }
+            asked = false;
+            more = false;
             self.refresh_children(&mut st);
             let now = Instant::now();
             st.core.fire_timers(now);
@@ -236,11 +258,39 @@ impl Shared {
                 // Hand the poller role over, and share what was found.
                 self.cond.notify_all();
             }
-            if let Err(e) = result {
-                if e.kind() != io::ErrorKind::Interrupted {
+            match result {
+                Ok(records) => {
+                    more = records >= crate::sys::WAIT_BATCH;
+                    asked = !more;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
                     self.leave(st);
                     return Err(e);
                 }
+            }
+        }
+    }
+
+    /// Asks the OS, without blocking, for everything it reports now (batch after batch while
+    /// they come back full, up to `room` records), and activates the knotes it names.
+    fn harvest(
+        &self,
+        st: &mut ProfiledGuard<'_, State>,
+        tokens: &mut Vec<OsEvent>,
+        room: usize,
+    ) -> io::Result<()> {
+        let mut total = 0;
+        loop {
+            let got = self.backend.harvest(tokens)?;
+            if got.woke && st.polling {
+                // The record was the poller's wake-up: wake it again.
+                self.backend.wake();
+            }
+            self.activate_tokens(st, tokens);
+            total += got.records;
+            if got.records < crate::sys::HARVEST_BATCH || total >= room {
+                return Ok(());
             }
         }
     }

@@ -56,11 +56,31 @@
 //! # Closed and reused descriptors
 //!
 //! A knote remembers the identity (`st_dev`, `st_ino`) of its fd's file. Each evaluation checks
-//! it, so a knote whose fd was closed — or closed and its number reused by another file — is
-//! dropped instead of reporting about the new file, and any change on a reused number first drops
-//! the old knotes: an event about a closed file never reaches a new registration of that number.
-//! The rule left for raw fds: a knote on a closed fd lingers (unused) until its number is touched
-//! or evaluated again; delete knotes (`EV_DELETE`) before closing, as the kq crates do.
+//! it (READ and WRITE at every collection; VNODE, whose inotify watch follows the inode and not
+//! the fd, and ONESHOT knotes before delivery), so a knote whose fd was closed — or closed and
+//! its number reused by another file — is dropped instead of reporting about the new file, and
+//! any change on a reused number first drops the old knotes: an event about a closed file never
+//! reaches a new registration of that number. What is left of FreeBSD's rule (close drops the
+//! knotes) on Linux:
+//!
+//! - a knote on a closed fd lingers, unused and silent, until its number is touched or the
+//!   knote is evaluated again ([`Kqueue::len`] counts it meanwhile);
+//! - a closed fd whose number is reused by *the same file* (a `dup` of it, or another `open` of
+//!   the same path) is indistinguishable from the old one: its knotes stay and report about that
+//!   file. Linux's anonymous inodes (eventfd, timerfd, signalfd, epoll — hence another
+//!   [`Kqueue`] —, pidfd) all share one identity, so for READ/WRITE knotes on those, reuse of
+//!   the number by another such fd is not detected either;
+//! - knotes with [`note::NODATA`] skip the identity check (it is one of the calls they save).
+//!
+//! Delete knotes (`EV_DELETE`) before closing, as the kq crates do.
+//!
+//! # fork
+//!
+//! A kqueue is not inherited across `fork` (as on FreeBSD): in the child, every `kevent` on a
+//! kqueue created before the fork fails with `EBADF`, and takes none of the parent's events
+//! (on Linux the child shares the parent's epoll instance); the parent is unaffected. The child
+//! may create kqueues of its own. (Detected with a `pthread_atfork` handler: a raw `clone` that
+//! skips it is not.)
 //!
 //! # Example
 //!
@@ -84,6 +104,8 @@
 
 mod core;
 mod errno;
+#[cfg(all(unix, not(loom)))]
+mod fork;
 mod kevent;
 mod kqueue;
 #[cfg(all(unix, not(loom)))]

@@ -1,10 +1,9 @@
-//! Conformance checklist items 1-23 of KQUEUE.md section 7: the core semantics (identity of
-//! knotes, change application, errors and receipts, level/edge/oneshot/dispatch delivery,
-//! enable/disable/delete), checked with real pipes, sockets, threads, USER and TIMER knotes.
+//! Conformance checklist items 1-13 of KQUEUE.md section 7: the core semantics (identity of
+//! knotes, change application, errors and receipts, waking), checked with real pipes, sockets,
+//! threads, USER and TIMER knotes. Items 14-23 (delivery) are in `conformance_delivery.rs`.
 mod util;
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -12,72 +11,6 @@ use std::time::{Duration, Instant};
 
 use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
 use util::*;
-
-/// How long a thread may take to come back before the test calls it hung.
-const HANG: Duration = Duration::from_secs(10);
-
-/// Applies `changes` with an event buffer of `cap` slots and a zero timeout.
-fn call(kq: &Kqueue, changes: &[Kevent], cap: usize) -> io::Result<Vec<Kevent>> {
-    let mut events = vec![Kevent::default(); cap];
-    let n = kq.kevent(changes, &mut events, Some(Duration::ZERO))?;
-    assert!(n <= cap, "kevent returned {n} entries for {cap} slots");
-    events.truncate(n);
-    Ok(events)
-}
-
-/// Applies one change with room for its echo and returns the echoed entry, which must exist.
-fn echo(kq: &Kqueue, change: Kevent) -> io::Result<Kevent> {
-    let out = call(kq, &[change], 4)?;
-    assert_eq!(out.len(), 1, "expected exactly one ERROR entry for {change:?}, got {out:?}");
-    assert_eq!(out[0].flags, Flags::ERROR, "not an ERROR entry: {:?}", out[0]);
-    Ok(out[0])
-}
-
-/// Asserts that applying `change` is echoed as an error entry with `errno`.
-fn assert_errno(kq: &Kqueue, change: Kevent, errno: i32) -> io::Result<()> {
-    let e = echo(kq, change)?;
-    assert_eq!(e.data, i64::from(errno), "errno of {change:?}: got {e:?}");
-    Ok(())
-}
-
-/// A NOTE_TRIGGER change for USER `id`.
-fn trigger(id: usize) -> Kevent {
-    Kevent::new(id, Filter::User, Flags::empty()).with_fflags(note::TRIGGER)
-}
-
-/// A change on an existing knote with only `flags`.
-fn change(id: usize, filter: Filter, flags: Flags) -> Kevent {
-    Kevent::new(id, filter, flags)
-}
-
-/// A pipe read end moved to a high descriptor number (at least 512 when the fd limit allows),
-/// so that once closed, the number is not handed to another test's pipe in the meantime
-/// (new descriptors take the lowest free number).
-fn high_fd() -> io::Result<OwnedFd> {
-    let (r, _w) = pipe()?;
-    for min in [512, 256, 64] {
-        // SAFETY: F_DUPFD_CLOEXEC duplicates an fd we own into a fresh one that we then own.
-        let fd = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
-        if fd >= 0 {
-            // SAFETY: fcntl returned a new descriptor nobody else owns.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-        }
-    }
-    Err(io::Error::last_os_error())
-}
-
-/// Runs `f` on a thread and waits at most [`HANG`] for it: a hang fails the test instead of
-/// blocking the test binary forever.
-fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: did not return within {HANG:?}"),
-    }
-}
 
 // 1. A new kqueue polled with zero timeout returns 0 events.
 #[test]
@@ -385,6 +318,63 @@ fn receipt_echoes_zero_and_skips_collection() -> io::Result<()> {
     Ok(())
 }
 
+// Issue 8, item 8: a successful change with EV_RECEIPT and no room left to echo it ends the
+// call there, as a failed one does (FreeBSD's kevent returns at that point): the change itself is
+// applied, later ones are not, and nothing is collected.
+#[test]
+fn receipt_without_room_stops_the_changelist() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let changes = [
+        add(1, Filter::User, Flags::RECEIPT).with_fflags(note::TRIGGER).with_udata(1),
+        add(2, Filter::User, Flags::RECEIPT).with_udata(2),
+        add(3, Filter::User, Flags::empty()).with_udata(3),
+    ];
+    // No room at all: the first change is applied, the call returns 0, the rest is not applied.
+    assert_eq!(kq.kevent(&changes, &mut [], None)?, 0);
+    assert_eq!(kq.len(), 1, "only the first change was applied");
+    // Room for one entry: its receipt is written, the second change is applied and, with no room
+    // for its receipt, ends the call; the third is not applied.
+    let kq = Kqueue::new()?;
+    let mut out = [Kevent::default(); 1];
+    assert_eq!(kq.kevent(&changes, &mut out, Some(Duration::ZERO))?, 1);
+    assert_eq!((out[0].ident, out[0].flags, out[0].data), (1, Flags::ERROR, 0));
+    assert_eq!(kq.len(), 2);
+    assert_errno(&kq, change(3, Filter::User, Flags::DELETE), libc::ENOENT)?;
+    Ok(())
+}
+
+// Issue 8, item 8: EV_ADD|EV_DELETE on a knote that does not exist takes FreeBSD's create path
+// (kqueue_register looks at EV_DELETE only for an existing knote): the knote is created,
+// evaluated, and stays. On an existing knote the same flags delete it.
+#[test]
+fn add_with_delete_creates_a_missing_knote_and_deletes_an_existing_one() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let (r, w) = pipe()?;
+    write_fd(&w, b"ready")?;
+    let both = Flags::ADD | Flags::DELETE;
+    let changes = [
+        Kevent::new(ident(&r), Filter::Read, both).with_udata(1),
+        Kevent::new(7, Filter::User, both).with_fflags(note::TRIGGER).with_udata(2),
+    ];
+    let ev = call(&kq, &changes.map(|c| Kevent { flags: c.flags | Flags::RECEIPT, ..c }), 4)?;
+    assert_eq!(ev.iter().map(|e| e.data).collect::<Vec<_>>(), [0, 0], "two successes: {ev:?}");
+    assert_eq!(kq.len(), 2, "both knotes were created");
+    let mut evs = poll(&kq)?;
+    evs.sort_by_key(|e| e.udata);
+    assert_eq!(evs.iter().map(|e| (e.udata, e.data)).collect::<Vec<_>>(), [(1, 5), (2, 0)]);
+    assert!(evs.iter().all(|e| !e.flags.intersects(Flags::ADD | Flags::DELETE)), "{evs:?}");
+    // Existing now: EV_ADD|EV_DELETE deletes them.
+    register(&kq, &changes)?;
+    assert!(kq.is_empty());
+    assert!(poll(&kq)?.is_empty());
+    // A closed fd is still EBADF.
+    let closed = high_fd()?;
+    let n = ident(&closed);
+    drop(closed);
+    assert_errno(&kq, Kevent::new(n, Filter::Read, both), libc::EBADF)?;
+    Ok(())
+}
+
 // 12. nevents = 0 returns immediately even with no timeout.
 #[test]
 fn zero_nevents_returns_immediately_without_timeout() -> io::Result<()> {
@@ -438,401 +428,5 @@ fn trigger_from_another_thread_wakes_blocked_waiter() -> io::Result<()> {
         .unwrap_or_else(|_| panic!("the blocked waiter was not woken within {HANG:?}"))?;
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!((ev[0].ident, ev[0].filter, ev[0].udata), (1, Filter::User, 0xabc));
-    Ok(())
-}
-
-// 14. Level READ fires on every call until drained, at most once per call.
-#[test]
-fn level_read_fires_every_call_until_drained() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    register(&kq, &[add(fd, Filter::Read, Flags::empty()).with_udata(14)])?;
-    assert!(poll(&kq)?.is_empty());
-    write_fd(&w, &[0u8; 10])?;
-    for round in 0..3 {
-        let ev = poll(&kq)?;
-        assert_eq!(ev.len(), 1, "round {round}: exactly one event per call: {ev:?}");
-        assert_eq!(
-            (ev[0].ident, ev[0].filter, ev[0].data, ev[0].udata),
-            (fd, Filter::Read, 10, 14)
-        );
-        assert_eq!(ev[0].flags, Flags::empty());
-    }
-    assert_eq!(read_fd(&r, 4)?.len(), 4);
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].data, 6, "data follows what is left");
-    assert_eq!(read_fd(&r, 100)?.len(), 6);
-    assert!(poll(&kq)?.is_empty(), "drained: no more events");
-    assert!(poll(&kq)?.is_empty());
-    Ok(())
-}
-
-// 15. A level knote whose condition vanished before collection is not returned.
-#[test]
-fn level_knote_whose_condition_vanished_is_not_returned() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let (r, w) = pipe()?;
-    write_fd(&w, b"gone soon")?;
-    // Adding evaluates the filter: the knote is queued now.
-    register(&kq, &[add(ident(&r), Filter::Read, Flags::empty())])?;
-    assert_eq!(read_fd(&r, 100)?.len(), 9);
-    assert!(poll(&kq)?.is_empty(), "the condition no longer holds at collection");
-
-    // The same after it was delivered once (requeued as level) and then drained.
-    write_fd(&w, b"again")?;
-    assert_eq!(poll(&kq)?.len(), 1);
-    assert_eq!(read_fd(&r, 100)?.len(), 5);
-    assert!(poll(&kq)?.is_empty());
-
-    // A USER knote cleared before collection.
-    register(&kq, &[add(1, Filter::User, Flags::empty()).with_fflags(note::TRIGGER)])?;
-    register(&kq, &[change(1, Filter::User, Flags::CLEAR)])?;
-    assert!(poll(&kq)?.is_empty());
-    Ok(())
-}
-
-// 16. EV_CLEAR READ: one event; partial drain gives none; new data gives a new one.
-#[test]
-fn clear_read_partial_drain_gives_no_event() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    register(&kq, &[add(fd, Filter::Read, Flags::CLEAR).with_udata(16)])?;
-    write_fd(&w, &[1u8; 10])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!((ev[0].ident, ev[0].data, ev[0].udata), (fd, 10, 16));
-    assert!(ev[0].flags.contains(Flags::CLEAR), "{:?}", ev[0]);
-    assert!(poll(&kq)?.is_empty(), "edge: no second event for the same data");
-
-    assert_eq!(read_fd(&r, 4)?.len(), 4);
-    assert!(poll(&kq)?.is_empty(), "partial drain must not produce an event");
-    assert!(poll(&kq)?.is_empty());
-
-    write_fd(&w, &[2u8; 3])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "new data, new edge: {ev:?}");
-    assert_eq!(ev[0].data, 9, "data counts everything readable");
-    assert!(poll(&kq)?.is_empty());
-    Ok(())
-}
-
-// 16, harder: a pipe filled to the brim. On Linux, reading from a full pipe wakes the writers'
-// wait queue, which an epoll watch of the read end also listens on: that wake-up must not count
-// as a new edge for an EV_CLEAR READ knote.
-#[test]
-fn clear_read_partial_drain_of_full_pipe_gives_no_event() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    register(&kq, &[add(fd, Filter::Read, Flags::CLEAR).with_udata(16)])?;
-    let mut total = 0usize;
-    loop {
-        match write_fd(&w, &[7u8; 4096]) {
-            Ok(n) => total += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(e),
-        }
-    }
-    assert!(total > 0);
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].data, total as i64);
-    assert!(poll(&kq)?.is_empty());
-
-    assert_eq!(read_fd(&r, 4096)?.len(), 4096);
-    assert!(poll(&kq)?.is_empty(), "partial drain of a full pipe must not produce an event");
-    assert_eq!(read_fd(&r, 4096)?.len(), 4096);
-    assert!(poll(&kq)?.is_empty(), "a second partial drain must not either");
-
-    write_fd(&w, b"+")?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "new data, new edge: {ev:?}");
-    assert_eq!(ev[0].data, total as i64 - 8192 + 1);
-    Ok(())
-}
-
-// 17. EV_ONESHOT: one event, then the knote is gone (EV_DELETE gives ENOENT).
-#[test]
-fn oneshot_fires_once_then_knote_is_gone() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    register(&kq, &[add(fd, Filter::Read, Flags::ONESHOT).with_udata(17)])?;
-    write_fd(&w, b"12345")?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!((ev[0].ident, ev[0].data, ev[0].udata), (fd, 5, 17));
-    assert!(ev[0].flags.contains(Flags::ONESHOT), "{:?}", ev[0]);
-    assert!(poll(&kq)?.is_empty(), "oneshot: the data is still there but the knote is gone");
-    assert!(kq.is_empty());
-    assert_errno(&kq, change(fd, Filter::Read, Flags::DELETE), libc::ENOENT)?;
-
-    // USER ONESHOT too.
-    register(&kq, &[add(1, Filter::User, Flags::ONESHOT).with_udata(1)])?;
-    register(&kq, &[trigger(1).with_udata(1)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert!(ev[0].flags.contains(Flags::ONESHOT));
-    assert!(poll(&kq)?.is_empty());
-    assert_errno(&kq, change(1, Filter::User, Flags::DELETE), libc::ENOENT)?;
-    assert_errno(&kq, trigger(1), libc::ENOENT)?;
-    Ok(())
-}
-
-// 18. EV_DISPATCH: one event, then silent; EV_ENABLE re-arms; the flag persists.
-#[test]
-fn dispatch_fires_once_enable_rearms_flag_persists() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    register(&kq, &[add(fd, Filter::Read, Flags::DISPATCH).with_udata(18)])?;
-    write_fd(&w, b"abc")?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!((ev[0].data, ev[0].udata), (3, 18));
-    assert!(ev[0].flags.contains(Flags::DISPATCH), "{:?}", ev[0]);
-    assert!(poll(&kq)?.is_empty(), "dispatched: disabled while the data is still there");
-    write_fd(&w, b"de")?;
-    assert!(poll(&kq)?.is_empty(), "disabled: new data is not delivered");
-    assert_eq!(kq.len(), 1, "dispatch keeps the knote");
-
-    register(&kq, &[change(fd, Filter::Read, Flags::ENABLE).with_udata(18)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "EV_ENABLE re-arms: {ev:?}");
-    assert_eq!(ev[0].data, 5);
-    assert!(ev[0].flags.contains(Flags::DISPATCH), "the flag persists: {:?}", ev[0]);
-    assert!(poll(&kq)?.is_empty(), "and it is dispatched again");
-
-    // Re-adding without EV_DISPATCH does not drop it either.
-    register(&kq, &[add(fd, Filter::Read, Flags::ENABLE).with_udata(18)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert!(ev[0].flags.contains(Flags::DISPATCH));
-    assert!(poll(&kq)?.is_empty());
-    Ok(())
-}
-
-// 19. EV_DISABLE hides an already-queued event; EV_ENABLE delivers an edge that came while disabled.
-#[test]
-fn disable_hides_queued_event_enable_delivers_missed_edge() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    // USER: triggered (queued), then disabled: hidden; enabled: delivered.
-    register(&kq, &[add(1, Filter::User, Flags::CLEAR).with_udata(1)])?;
-    register(&kq, &[trigger(1).with_udata(1)])?;
-    register(&kq, &[change(1, Filter::User, Flags::DISABLE).with_udata(1)])?;
-    assert!(poll(&kq)?.is_empty(), "a disabled knote's queued event is hidden");
-    assert!(poll(&kq)?.is_empty());
-    register(&kq, &[change(1, Filter::User, Flags::ENABLE).with_udata(1)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].ident, 1);
-    assert!(poll(&kq)?.is_empty());
-
-    // USER: the trigger comes while disabled.
-    register(&kq, &[change(1, Filter::User, Flags::DISABLE).with_udata(1)])?;
-    register(&kq, &[trigger(1).with_udata(1)])?;
-    assert!(poll(&kq)?.is_empty());
-    register(&kq, &[change(1, Filter::User, Flags::ENABLE).with_udata(1)])?;
-    assert_eq!(poll(&kq)?.len(), 1, "the edge that came while disabled is delivered");
-
-    // Pipe READ with EV_CLEAR: data arrives while disabled.
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    register(&kq, &[add(fd, Filter::Read, Flags::CLEAR).with_udata(2)])?;
-    register(&kq, &[change(fd, Filter::Read, Flags::DISABLE).with_udata(2)])?;
-    write_fd(&w, b"while disabled")?;
-    assert!(poll(&kq)?.is_empty(), "disabled: nothing delivered");
-    assert!(poll(&kq)?.is_empty());
-    register(&kq, &[change(fd, Filter::Read, Flags::ENABLE).with_udata(2)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "the edge seen while disabled is delivered on enable: {ev:?}");
-    assert_eq!((ev[0].ident, ev[0].data, ev[0].udata), (fd, 14, 2));
-    assert!(poll(&kq)?.is_empty());
-
-    // Pipe READ (level), queued at add, then disabled before collection.
-    let (r2, w2) = pipe()?;
-    write_fd(&w2, b"q")?;
-    register(&kq, &[add(ident(&r2), Filter::Read, Flags::empty()).with_udata(3)])?;
-    register(&kq, &[change(ident(&r2), Filter::Read, Flags::DISABLE).with_udata(3)])?;
-    assert!(poll(&kq)?.is_empty());
-    register(&kq, &[change(ident(&r2), Filter::Read, Flags::ENABLE).with_udata(3)])?;
-    assert_eq!(poll(&kq)?.len(), 1);
-    Ok(())
-}
-
-// 20. EV_DELETE discards a queued event.
-#[test]
-fn delete_discards_queued_event() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    register(&kq, &[add(1, Filter::User, Flags::empty()).with_fflags(note::TRIGGER)])?;
-    register(&kq, &[change(1, Filter::User, Flags::DELETE)])?;
-    assert!(poll(&kq)?.is_empty(), "the queued USER event was deleted with its knote");
-
-    let (r, w) = pipe()?;
-    write_fd(&w, b"x")?;
-    register(&kq, &[add(ident(&r), Filter::Read, Flags::CLEAR)])?;
-    register(&kq, &[change(ident(&r), Filter::Read, Flags::DELETE)])?;
-    assert!(poll(&kq)?.is_empty(), "the queued READ event was deleted with its knote");
-
-    // Delete and re-add between collections: only the new knote's event, once.
-    register(&kq, &[add(2, Filter::User, Flags::CLEAR).with_fflags(note::TRIGGER).with_udata(1)])?;
-    register(&kq, &[change(2, Filter::User, Flags::DELETE)])?;
-    register(&kq, &[add(2, Filter::User, Flags::CLEAR).with_fflags(note::TRIGGER).with_udata(2)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].udata, 2);
-    Ok(())
-}
-
-// 21. EV_ADD|EV_DISABLE does not fire until enabled.
-#[test]
-fn add_disabled_does_not_fire_until_enabled() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    write_fd(&w, b"ready")?;
-    register(&kq, &[add(fd, Filter::Read, Flags::DISABLE).with_udata(21)])?;
-    register(
-        &kq,
-        &[add(1, Filter::User, Flags::DISABLE).with_fflags(note::TRIGGER).with_udata(1)],
-    )?;
-    assert!(poll(&kq)?.is_empty(), "added disabled: nothing fires");
-    assert!(poll(&kq)?.is_empty());
-    register(&kq, &[change(fd, Filter::Read, Flags::ENABLE).with_udata(21)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!((ev[0].ident, ev[0].filter, ev[0].data), (fd, Filter::Read, 5));
-    register(&kq, &[change(fd, Filter::Read, Flags::DELETE)])?;
-    register(&kq, &[change(1, Filter::User, Flags::ENABLE).with_udata(1)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!((ev[0].ident, ev[0].filter), (1, Filter::User));
-    Ok(())
-}
-
-// 22. Re-adding does not change stored ONESHOT/CLEAR/DISPATCH; any modify overwrites udata.
-#[test]
-fn readd_keeps_stored_flags_and_overwrites_udata() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    // USER created with CLEAR; re-added with ONESHOT: still CLEAR, not ONESHOT.
-    register(&kq, &[add(1, Filter::User, Flags::CLEAR).with_udata(1)])?;
-    register(&kq, &[add(1, Filter::User, Flags::ONESHOT).with_udata(2)])?;
-    register(&kq, &[trigger(1).with_udata(3)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].flags, Flags::CLEAR, "stored flags fixed at creation: {:?}", ev[0]);
-    assert_eq!(ev[0].udata, 3, "a trigger (a modify without EV_ADD) overwrites udata");
-    assert_eq!(kq.len(), 1, "not oneshot: still registered");
-    assert!(poll(&kq)?.is_empty(), "still CLEAR");
-
-    // EV_ENABLE and EV_DISABLE overwrite udata too.
-    register(&kq, &[change(1, Filter::User, Flags::DISABLE).with_udata(4)])?;
-    register(&kq, &[change(1, Filter::User, Flags::ENABLE).with_udata(5)])?;
-    register(&kq, &[trigger(1).with_udata(5)])?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].udata, 5);
-    register(&kq, &[change(1, Filter::User, Flags::ENABLE).with_udata(6)])?;
-    register(
-        &kq,
-        &[change(1, Filter::User, Flags::empty())
-            .with_fflags(note::TRIGGER | note::FFNOP)
-            .with_udata(7)],
-    )?;
-    assert_eq!(poll(&kq)?[0].udata, 7);
-
-    // Pipe READ created level; re-added with ONESHOT|CLEAR|DISPATCH: still level, never deleted.
-    let (r, w) = pipe()?;
-    let fd = ident(&r);
-    register(&kq, &[add(fd, Filter::Read, Flags::empty()).with_udata(10)])?;
-    register(
-        &kq,
-        &[add(fd, Filter::Read, Flags::ONESHOT | Flags::CLEAR | Flags::DISPATCH).with_udata(11)],
-    )?;
-    write_fd(&w, b"zz")?;
-    for _ in 0..3 {
-        let ev = poll(&kq)?;
-        assert_eq!(ev.len(), 1, "{ev:?}");
-        assert_eq!(ev[0].flags, Flags::empty(), "{:?}", ev[0]);
-        assert_eq!(ev[0].udata, 11);
-    }
-    assert_eq!(kq.len(), 2);
-
-    // A knote created DISPATCH keeps DISPATCH when re-added without it.
-    register(&kq, &[add(2, Filter::User, Flags::DISPATCH | Flags::CLEAR).with_udata(20)])?;
-    register(
-        &kq,
-        &[add(2, Filter::User, Flags::empty()).with_udata(21).with_fflags(note::TRIGGER)],
-    )?;
-    let ev: Vec<Kevent> = poll(&kq)?.into_iter().filter(|e| e.filter == Filter::User).collect();
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!((ev[0].flags, ev[0].udata), (Flags::DISPATCH | Flags::CLEAR, 21));
-    register(&kq, &[trigger(2).with_udata(21)])?;
-    assert!(
-        poll(&kq)?.iter().all(|e| e.filter != Filter::User),
-        "dispatched: disabled until EV_ENABLE"
-    );
-    Ok(())
-}
-
-// 23. Returned flags carry the stored ONESHOT/CLEAR/DISPATCH/RECEIPT bits.
-#[test]
-fn returned_flags_carry_stored_bits() -> io::Result<()> {
-    let kq = Kqueue::new()?;
-    let cases = [
-        (1, Flags::empty()),
-        (2, Flags::CLEAR),
-        (3, Flags::ONESHOT),
-        (4, Flags::DISPATCH),
-        (5, Flags::RECEIPT | Flags::CLEAR),
-        (6, Flags::ONESHOT | Flags::CLEAR | Flags::DISPATCH | Flags::RECEIPT),
-    ];
-    for (id, flags) in cases {
-        let out = call(&kq, &[add(id, Filter::User, flags).with_udata(id as u64)], 4)?;
-        if flags.contains(Flags::RECEIPT) {
-            assert_eq!(out.len(), 1, "{out:?}");
-            assert_eq!((out[0].flags, out[0].data), (Flags::ERROR, 0));
-        } else {
-            assert!(out.is_empty(), "{out:?}");
-        }
-        register(&kq, &[trigger(id).with_udata(id as u64)])?;
-        let ev = poll(&kq)?;
-        assert_eq!(ev.len(), 1, "{ev:?}");
-        assert_eq!(ev[0].ident, id);
-        assert_eq!(ev[0].flags, flags, "event flags = stored bits, no ADD: {:?}", ev[0]);
-        if !flags.contains(Flags::ONESHOT) {
-            register(&kq, &[change(id, Filter::User, Flags::DELETE)])?;
-        }
-    }
-
-    // A TIMER is EV_CLEAR implicitly, on top of what it was created with.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(io::Error::other)?
-        .as_secs() as i64;
-    register(
-        &kq,
-        &[add(9, Filter::Timer, Flags::ONESHOT)
-            .with_fflags(note::ABSTIME | note::SECONDS)
-            .with_data(now - 10)
-            .with_udata(9)],
-    )?;
-    let ev = collect(&kq, Some(HANG))?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!((ev[0].ident, ev[0].filter), (9, Filter::Timer));
-    assert_eq!(ev[0].flags, Flags::ONESHOT | Flags::CLEAR, "{:?}", ev[0]);
-
-    // A READ knote with DISPATCH.
-    let (r, w) = pipe()?;
-    let out = call(&kq, &[add(ident(&r), Filter::Read, Flags::DISPATCH | Flags::RECEIPT)], 4)?;
-    assert_eq!(out.len(), 1, "{out:?}");
-    assert_eq!((out[0].flags, out[0].data), (Flags::ERROR, 0));
-    write_fd(&w, b"1")?;
-    let ev = poll(&kq)?;
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].flags, Flags::DISPATCH | Flags::RECEIPT);
     Ok(())
 }

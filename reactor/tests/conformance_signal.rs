@@ -24,7 +24,7 @@ const LIMIT: Duration = Duration::from_secs(5);
 
 /// Real-time signal `SIGRTMIN + k`. Each test owns distinct `k`s:
 /// 0 counts, 1-2 separate numbers, 3 SIG_IGN, 4-5 previous handlers, 6 two kqueues,
-/// 7-10 the storm, 12 delete and re-add, 13 disable and enable, 14-17 nested handlers.
+/// 7-10 the storm, 11 many kqueues, 12 delete and re-add, 13 disable and enable, 14-17 nested handlers.
 fn rt(k: i32) -> i32 {
     let sig = libc::SIGRTMIN() + k;
     assert!(sig <= libc::SIGRTMAX(), "not enough real-time signals for k = {k}");
@@ -301,6 +301,31 @@ fn item35_two_kqueues_watching_one_signal_both_see_it() -> io::Result<()> {
     raise(sig);
     assert_eq!(expect_signal(&kq2, sig)?.data, 1);
     assert_quiet(&kq1, "the deleted knote")?;
+    Ok(())
+}
+
+// Issue 8, item 6: no fixed number of kqueues may watch signals (there used to be a pool of 64
+// pipes, and the 65th kqueue got EBUSY). 150 kqueues watch one signal and all count it; then they
+// go, and 150 new ones (reusing the freed pipes) do the same.
+#[test]
+fn item35_any_number_of_kqueues_can_watch_signals() -> io::Result<()> {
+    const KQUEUES: usize = 150;
+    let sig = rt(11);
+    for round in 0..2 {
+        let kqs: Vec<Kqueue> = (0..KQUEUES).map(|_| Kqueue::new()).collect::<io::Result<_>>()?;
+        for (i, kq) in kqs.iter().enumerate() {
+            let errno = echo_errno(
+                kq,
+                Kevent { flags: Flags::ADD | Flags::RECEIPT, ..watch(sig, i as u64) },
+            )?;
+            assert_eq!(errno, 0, "round {round}: kqueue {i} could not watch a signal");
+        }
+        raise(sig);
+        raise(sig);
+        for (i, kq) in kqs.iter().enumerate() {
+            assert_eq!(expect_signal(kq, sig)?.data, 2, "round {round}: kqueue {i}");
+        }
+    }
     Ok(())
 }
 

@@ -182,6 +182,40 @@ fn timer_negative_data_is_einval() -> io::Result<()> {
     Ok(())
 }
 
+// Issue 8, item 8: re-adding an existing TIMER with an invalid request is not a change error on
+// FreeBSD (filt_timertouch): the change succeeds, the timer is stopped and its undelivered
+// expirations are thrown away; the knote stays, silent, until a valid re-add restarts it.
+#[test]
+fn timer_readd_with_invalid_data_stops_the_timer() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let past = epoch_secs()? - 10;
+    for (k, (fflags, data)) in
+        [(note::MSECONDS, -1), (note::SECONDS | note::MSECONDS, 5), (0x0100, 5)]
+            .into_iter()
+            .enumerate()
+    {
+        let id = 10 + k;
+        // Due at once (ABSTIME in the past): an expiration is pending when the re-add comes.
+        let first = add(id, Filter::Timer, Flags::empty())
+            .with_fflags(note::ABSTIME | note::SECONDS)
+            .with_data(past);
+        register(&kq, &[first])?;
+        let bad = add(id, Filter::Timer, Flags::RECEIPT).with_fflags(fflags).with_data(data);
+        let ev = call(&kq, &[bad.with_udata(5)])?;
+        assert_eq!(ev.len(), 1, "{fflags:#x}/{data}: one receipt: {ev:?}");
+        assert_eq!((ev[0].flags, ev[0].data, ev[0].udata), (Flags::ERROR, 0, 5), "no error");
+        assert_eq!(kq.len(), 1, "the knote stays");
+        assert_quiet(&kq, "the stopped timer, and its discarded expiration")?;
+        // A valid re-add restarts it (periodic: the stored flags are those of the creation).
+        register(&kq, &[add(id, Filter::Timer, Flags::empty()).with_data(1).with_udata(6)])?;
+        let evs = wait_events(&kq)?;
+        assert_eq!((evs[0].ident, evs[0].udata), (id, 6), "{evs:?}");
+        assert!(evs[0].data >= 1 && !evs[0].flags.contains(Flags::ERROR), "{evs:?}");
+        register(&kq, &[Kevent::new(id, Filter::Timer, Flags::DELETE)])?;
+    }
+    Ok(())
+}
+
 #[test]
 fn timer_unknown_unit_bits_are_einval() -> io::Result<()> {
     let kq = Kqueue::new()?;

@@ -484,6 +484,127 @@ fn item8_vnode_on_a_closed_fd_is_ebadf() -> io::Result<()> {
     Ok(())
 }
 
+// Issue 8, item 7: VNODE wants a file system object. A kqueue, an eventfd or a timerfd (Linux
+// anonymous inodes) is EINVAL, as on FreeBSD; a memfd (a file) and a device node are accepted.
+#[test]
+fn item32_vnode_on_a_kqueue_eventfd_or_timerfd_is_einval() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let other = Kqueue::new()?;
+    assert_eq!(echo_errno(&kq, vnode(&other, ALL, 0))?, i64::from(libc::EINVAL), "a kqueue");
+    assert_eq!(echo_errno(&kq, vnode(&kq, ALL, 0))?, i64::from(libc::EINVAL), "itself");
+    let own = |fd: i32| -> io::Result<std::os::fd::OwnedFd> {
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    };
+    // SAFETY: plain syscalls creating fresh descriptors.
+    let efd = own(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) })?;
+    assert_eq!(echo_errno(&kq, vnode(&efd, ALL, 0))?, i64::from(libc::EINVAL), "an eventfd");
+    // SAFETY: as above.
+    let tfd = own(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC) })?;
+    assert_eq!(echo_errno(&kq, vnode(&tfd, ALL, 0))?, i64::from(libc::EINVAL), "a timerfd");
+    assert!(kq.is_empty(), "no knote was created");
+    // SAFETY: memfd_create reads the name only.
+    let mfd = own(unsafe { libc::memfd_create(c"kq".as_ptr(), libc::MFD_CLOEXEC) })?;
+    assert_eq!(
+        echo_errno(
+            &kq,
+            Kevent { flags: Flags::ADD | Flags::CLEAR | Flags::RECEIPT, ..vnode(&mfd, ALL, 0) }
+        )?,
+        0,
+        "a memfd"
+    );
+    let null = File::open("/dev/null")?;
+    assert_eq!(
+        echo_errno(
+            &kq,
+            Kevent { flags: Flags::ADD | Flags::CLEAR | Flags::RECEIPT, ..vnode(&null, ALL, 0) }
+        )?,
+        0,
+        "a device"
+    );
+    Ok(())
+}
+
+/// An fd number of its own for test `k` of this file, far above what the other tests open.
+fn spare_fd_number(k: i32) -> i32 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is valid for writes.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    (lim.rlim_cur.min(65536) as i32 - 20 - k).max(64)
+}
+
+/// Makes fd number `num` name the file of `fd` (closing what it named before).
+fn dup_to(fd: &impl AsRawFd, num: i32) {
+    // SAFETY: dup2 onto a number this test reserved; it closes whatever that number named.
+    assert_eq!(unsafe { libc::dup3(fd.as_raw_fd(), num, libc::O_CLOEXEC) }, num);
+}
+
+// Issue 8, item 3: a VNODE knote whose fd was closed without EV_DELETE, its number then reused by
+// another file, reports nothing about either file (FreeBSD drops knotes at close); the knote is
+// dropped when it is next looked at. For level/edge and oneshot knotes, and for a number that
+// was only closed.
+#[test]
+fn vnode_knote_of_a_closed_and_reused_fd_reports_nothing() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    for (k, flags, reuse) in
+        [(0, Flags::CLEAR, true), (1, Flags::ONESHOT, true), (2, Flags::CLEAR, false)]
+    {
+        let old = file_with(&dir.path().join(format!("old{k}")), 1)?;
+        let new = file_with(&dir.path().join(format!("new{k}")), 1)?;
+        let num = spare_fd_number(k);
+        dup_to(&old, num);
+        let kq = Kqueue::new()?;
+        let change = add(num as usize, Filter::Vnode, flags).with_fflags(ALL).with_udata(7);
+        register(&kq, &[change])?;
+        if reuse {
+            dup_to(&new, num); // closes `num` and gives the number to another file
+        } else {
+            // SAFETY: `num` is this test's duplicate.
+            assert_eq!(unsafe { libc::close(num) }, 0);
+        }
+        old.write_all_at(b"old file grows", 1)?;
+        fs::set_permissions(dir.path().join(format!("old{k}")), fs::Permissions::from_mode(0o600))?;
+        if reuse {
+            new.write_all_at(b"new file too", 1)?;
+        }
+        assert_quiet(&kq, &format!("{flags:?} reuse={reuse}: the closed fd's knote"))?;
+        assert!(kq.is_empty(), "{flags:?}: the stale knote is dropped once looked at");
+        if reuse {
+            // SAFETY: `num` is this test's duplicate.
+            assert_eq!(unsafe { libc::close(num) }, 0);
+        }
+    }
+    Ok(())
+}
+
+// The documented limit of the identity check: a closed fd whose number is reused by the *same*
+// file (a dup of it, another open of it) cannot be told apart from the fd that was closed, so
+// its knotes stay and keep reporting about that file (FreeBSD would have dropped them at close).
+#[test]
+fn vnode_knote_survives_reuse_of_its_number_by_the_same_file() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("same");
+    let first = file_with(&path, 1)?;
+    let second = OpenOptions::new().write(true).open(&path)?;
+    let num = spare_fd_number(3);
+    dup_to(&first, num);
+    let kq = Kqueue::new()?;
+    register(
+        &kq,
+        &[add(num as usize, Filter::Vnode, Flags::CLEAR).with_fflags(ALL).with_udata(4)],
+    )?;
+    dup_to(&second, num); // closed, and reused by another open of the same file
+    second.write_all_at(b"grown", 1)?;
+    let seen = notes_until(&kq, 4, note::WRITE | note::EXTEND, LIMIT)?;
+    assert_eq!(seen.notes & (note::WRITE | note::EXTEND), note::WRITE | note::EXTEND);
+    // SAFETY: `num` is this test's duplicate.
+    assert_eq!(unsafe { libc::close(num) }, 0);
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stress and overflow.
 

@@ -124,19 +124,16 @@ impl Core {
         };
         let key = match self.table.get(&(kev.ident, kev.filter)) {
             Some(&key) => key,
-            None if kev.flags.contains(Flags::ADD) => {
-                if kev.flags.contains(Flags::DELETE) {
-                    return Ok(());
-                }
-                return self.create(kev, identity, io, now);
-            }
+            // EV_ADD|EV_DELETE on a missing knote takes the create path and the knote stays,
+            // as in FreeBSD's kqueue_register (the delete only applies to an existing knote).
+            None if kev.flags.contains(Flags::ADD) => return self.create(kev, identity, io, now),
             None => return Err(libc::ENOENT),
         };
         if kev.flags.contains(Flags::DELETE) {
             self.drop_knote(key, io);
             return Ok(());
         }
-        self.modify(key, kev, now)?;
+        self.modify(key, kev, now);
         let kn = &mut self.knotes[key];
         if kev.flags.contains(Flags::ENABLE) {
             kn.status.remove(Status::DISABLED);
@@ -228,7 +225,7 @@ impl Core {
 
     /// The modify half of EV_ADD (and of a change without ADD on an existing knote): udata is
     /// overwritten, and the request replaced (TIMER and USER have their own touch rules).
-    fn modify(&mut self, key: usize, kev: &Kevent, now: Instant) -> Result<(), i32> {
+    fn modify(&mut self, key: usize, kev: &Kevent, now: Instant) {
         let kn = &mut self.knotes[key];
         match &mut kn.kind {
             Kind::User { triggered } => {
@@ -250,8 +247,11 @@ impl Core {
                 }
             }
             Kind::Timer { .. } if kev.flags.contains(Flags::ADD) => {
-                // Re-adding restarts the timer and throws away undelivered expirations.
-                let spec = timer::spec(kev.fflags, kev.data, kn.flags, now)?;
+                // Re-adding restarts the timer and throws away undelivered expirations. With an
+                // invalid request the change still succeeds and the timer is stopped, as in
+                // FreeBSD's filt_timertouch: the knote stays, silent, until a valid re-add.
+                let spec = timer::spec(kev.fflags, kev.data, kn.flags, now)
+                    .unwrap_or(timer::TimerSpec { deadline: None, period: None });
                 kn.sfflags = kev.fflags;
                 kn.sdata = kev.data;
                 kn.data = 0;
@@ -276,7 +276,6 @@ impl Core {
             }
         }
         self.knotes[key].udata = kev.udata;
-        Ok(())
     }
 
     /// Puts the timer of `key` in the heap for its current deadline (a new arming generation).
@@ -367,7 +366,7 @@ impl Core {
     /// for EV_ENABLE), as FreeBSD's filters keep running while a knote is disabled.
     fn evaluate_and_observe(&mut self, key: usize, io: &mut dyn Io) {
         let kn = &mut self.knotes[key];
-        match evaluate(kn, io) {
+        match evaluate(kn, &self.fds, io) {
             Ok(true) => kn.status.insert(Status::ACTIVE),
             Ok(false) => {}
             Err(()) => return self.drop_knote(key, io),
@@ -427,6 +426,12 @@ impl Core {
                 continue;
             }
             if kn.flags.contains(Flags::ONESHOT) {
+                if !kn.trusts_edges() && file_gone(kn, &self.fds, io) {
+                    kn.status.remove(Status::QUEUED);
+                    self.queued -= 1;
+                    self.drop_knote(key, io);
+                    continue;
+                }
                 out[n] = kn.to_event();
                 n += 1;
                 kn.status.remove(Status::QUEUED);
@@ -434,7 +439,7 @@ impl Core {
                 self.drop_knote(key, io);
                 continue;
             }
-            let holds = if kn.trusts_edges() { Ok(true) } else { evaluate(kn, io) };
+            let holds = if kn.trusts_edges() { Ok(true) } else { evaluate(kn, &self.fds, io) };
             match holds {
                 Ok(true) => {}
                 Ok(false) => {
@@ -478,11 +483,27 @@ impl Core {
     }
 }
 
-/// f_event: does the knote's condition hold now?
-fn evaluate(kn: &mut Knote, io: &mut dyn Io) -> Result<bool, ()> {
+/// f_event: does the knote's condition hold now? `Err`: the knote's source is gone.
+fn evaluate(kn: &mut Knote, fds: &HashMap<usize, (u64, u64)>, io: &mut dyn Io) -> Result<bool, ()> {
     match kn.kind {
         Kind::User { triggered } => Ok(triggered),
         Kind::Timer { .. } => Ok(kn.data != 0),
+        // READ/WRITE check their file's identity in `io.evaluate`; a VNODE knote's source (an
+        // inotify watch, a kernel note) follows the inode, not the fd, so it is checked here.
+        Kind::Os(_) if kn.filter == Filter::Vnode && file_gone(kn, fds, io) => Err(()),
         Kind::Fd { .. } | Kind::Nested(_) | Kind::Os(_) => io.evaluate(kn),
+    }
+}
+
+/// True when the fd of an fd knote (READ, WRITE, VNODE) no longer names the file the knote was
+/// made for: closed, or closed and its number reused by another file. FreeBSD drops knotes at
+/// close; here they are dropped when next looked at, before they can report anything.
+fn file_gone(kn: &Knote, fds: &HashMap<usize, (u64, u64)>, io: &mut dyn Io) -> bool {
+    if !kn.filter.is_fd() {
+        return false;
+    }
+    match fds.get(&kn.ident) {
+        Some(&known) => io.identity(kn.ident) != Ok(known),
+        None => true,
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token, Waker};
 
-use super::OsEvent;
+use super::{Harvest, OsEvent};
 use crate::sync::ProfiledMutex;
 
 const WAKER: Token = Token(usize::MAX);
@@ -29,7 +29,7 @@ impl Backend {
         #[cfg(unix)]
         let fd = std::os::fd::AsRawFd::as_raw_fd(&poll);
         Ok(Backend {
-            poll: ProfiledMutex::new((poll, Events::with_capacity(1024))),
+            poll: ProfiledMutex::new((poll, Events::with_capacity(super::WAIT_BATCH))),
             registry,
             waker,
             #[cfg(unix)]
@@ -81,10 +81,15 @@ impl Backend {
         let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
     }
 
-    pub(crate) fn wait(&self, out: &mut Vec<OsEvent>, timeout: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn wait(
+        &self,
+        out: &mut Vec<OsEvent>,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let mut guard = self.poll.lock();
         let (poll, events) = &mut *guard;
         poll.poll(events, timeout)?;
+        let records = events.iter().count();
         for e in events.iter().filter(|e| e.token() != WAKER) {
             let ready = [
                 (e.is_readable(), super::READY_READ),
@@ -96,7 +101,63 @@ impl Backend {
             let ready = ready.iter().filter(|(on, _)| *on).fold(0, |acc, (_, bit)| acc | bit);
             out.push(OsEvent { token: e.token().0, ready, ..OsEvent::default() });
         }
-        Ok(())
+        Ok(records)
+    }
+
+    /// See the contract in `sys/mod.rs`: one non-blocking `epoll_wait` with a buffer of its own,
+    /// so that it may run while another thread is blocked in [`wait`](Self::wait). The
+    /// readiness bits are decoded as mio decodes them.
+    #[cfg(unix)]
+    pub(crate) fn harvest(&self, out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
+        let mut buf = [libc::epoll_event { events: 0, u64: 0 }; super::HARVEST_BATCH];
+        // SAFETY: `buf` is valid for HARVEST_BATCH records; a zero timeout never blocks.
+        let n = unsafe {
+            libc::epoll_wait(self.fd, buf.as_mut_ptr(), super::HARVEST_BATCH as libc::c_int, 0)
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(Harvest::default());
+            }
+            return Err(e);
+        }
+        let mut h = Harvest { records: n as usize, woke: false };
+        for ev in &buf[..h.records] {
+            let token = ev.u64 as usize;
+            if token == WAKER.0 {
+                h.woke = true;
+                continue;
+            }
+            let bits = ev.events as libc::c_int;
+            let has = |b: libc::c_int| bits & b != 0;
+            let mut ready = 0;
+            if has(libc::EPOLLIN) || has(libc::EPOLLPRI) {
+                ready |= super::READY_READ;
+            }
+            if has(libc::EPOLLOUT) {
+                ready |= super::READY_WRITE;
+            }
+            if has(libc::EPOLLHUP) || (has(libc::EPOLLIN) && has(libc::EPOLLRDHUP)) {
+                ready |= super::READY_RDHUP;
+            }
+            if has(libc::EPOLLHUP)
+                || (has(libc::EPOLLOUT) && has(libc::EPOLLERR))
+                || bits == libc::EPOLLERR
+            {
+                ready |= super::READY_WRHUP;
+            }
+            if has(libc::EPOLLERR) {
+                ready |= super::READY_ERR;
+            }
+            out.push(OsEvent { token, ready, ..OsEvent::default() });
+        }
+        Ok(h)
+    }
+
+    /// Windows: no fd is ever watched, so the OS has nothing to report but the waker.
+    #[cfg(not(unix))]
+    pub(crate) fn harvest(&self, _out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
+        Ok(Harvest::default())
     }
 
     pub(crate) fn wake(&self) {

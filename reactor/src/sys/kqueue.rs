@@ -10,7 +10,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{OsEvent, OS_TOKEN};
+use super::{Harvest, OsEvent, HARVEST_BATCH, OS_TOKEN};
 use crate::sync::ProfiledMutex;
 
 const WAKER_IDENT: usize = 0;
@@ -58,7 +58,8 @@ impl Backend {
         if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        let backend = Backend { kq, events: ProfiledMutex::new(Vec::with_capacity(1024)) };
+        let backend =
+            Backend { kq, events: ProfiledMutex::new(Vec::with_capacity(super::WAIT_BATCH)) };
         let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
         backend.change(&[record(WAKER_IDENT, libc::EVFILT_USER as i64, flags, 0, 0)])?;
         Ok(backend)
@@ -130,52 +131,59 @@ impl Backend {
         let _ = self.change(&[record(ident, filter, libc::EV_DELETE as u32, 0, OS_TOKEN)]);
     }
 
-    pub(crate) fn wait(&self, out: &mut Vec<OsEvent>, timeout: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn wait(
+        &self,
+        out: &mut Vec<OsEvent>,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let mut buf = self.events.lock();
         let cap = buf.capacity();
+        // SAFETY: `buf` has room for `cap` records.
+        let n = unsafe { self.collect(buf.as_mut_ptr(), cap, timeout)? };
+        // SAFETY: the kernel initialised the first `n` records.
+        unsafe { buf.set_len(n) };
+        decode(&buf, out);
+        buf.clear();
+        Ok(n)
+    }
+
+    /// See the contract in `sys/mod.rs`: a zero-timeout `kevent` into a buffer of its own, so
+    /// that it may run while another thread is blocked in [`wait`](Self::wait).
+    pub(crate) fn harvest(&self, out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
+        // SAFETY: `libc::kevent` is plain old data; all-zero is a valid value of it.
+        let mut buf: [libc::kevent; HARVEST_BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: `buf` has room for HARVEST_BATCH records.
+        let n = match unsafe { self.collect(buf.as_mut_ptr(), HARVEST_BATCH, Some(Duration::ZERO)) }
+        {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(e),
+        };
+        let woke = buf[..n].iter().any(|ev| ev.filter as i64 == libc::EVFILT_USER as i64);
+        decode(&buf[..n], out);
+        Ok(Harvest { records: n, woke })
+    }
+
+    /// One `kevent` call collecting at most `cap` records into `buf`.
+    ///
+    /// # Safety
+    /// `buf` must be valid for `cap` records of writes.
+    unsafe fn collect(
+        &self,
+        buf: *mut libc::kevent,
+        cap: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let ts = timeout.map(timespec);
         let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `buf` has room for `cap` records; `ts_ptr` is null or points to a live timespec.
+        // SAFETY: the caller vouches for `buf`; `ts_ptr` is null or points to a live timespec.
         let n = unsafe {
-            libc::kevent(
-                self.kq.as_raw_fd(),
-                std::ptr::null(),
-                0,
-                buf.as_mut_ptr(),
-                cap as _,
-                ts_ptr,
-            )
+            libc::kevent(self.kq.as_raw_fd(), std::ptr::null(), 0, buf, cap as _, ts_ptr)
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: the kernel initialised the first `n` records.
-        unsafe { buf.set_len(n as usize) };
-        for ev in buf.iter() {
-            let filter = ev.filter as i64;
-            if filter == libc::EVFILT_USER as i64 {
-                continue;
-            }
-            let token = ev.udata as usize;
-            let eof = ev.flags as u32 & libc::EV_EOF as u32 != 0;
-            let ready = if filter == libc::EVFILT_READ as i64 {
-                super::READY_READ | if eof { super::READY_RDHUP } else { 0 }
-            } else if filter == libc::EVFILT_WRITE as i64 {
-                super::READY_WRITE | if eof { super::READY_WRHUP } else { 0 }
-            } else {
-                0
-            };
-            out.push(OsEvent {
-                token,
-                ident: ev.ident as usize,
-                filter: super::kqueue_notes::filter_of(filter),
-                fflags: ev.fflags as u32,
-                data: ev.data as i64,
-                ready,
-            });
-        }
-        buf.clear();
-        Ok(())
+        Ok(n as usize)
     }
 
     pub(crate) fn wake(&self) {
@@ -191,5 +199,32 @@ impl Backend {
 
     pub(crate) fn lock_stats(&self) -> crate::LockStats {
         self.events.stats()
+    }
+}
+
+/// Translates the kernel's records into activations (the waker's record is skipped).
+fn decode(records: &[libc::kevent], out: &mut Vec<OsEvent>) {
+    for ev in records {
+        let filter = ev.filter as i64;
+        if filter == libc::EVFILT_USER as i64 {
+            continue;
+        }
+        let token = ev.udata as usize;
+        let eof = ev.flags as u32 & libc::EV_EOF as u32 != 0;
+        let ready = if filter == libc::EVFILT_READ as i64 {
+            super::READY_READ | if eof { super::READY_RDHUP } else { 0 }
+        } else if filter == libc::EVFILT_WRITE as i64 {
+            super::READY_WRITE | if eof { super::READY_WRHUP } else { 0 }
+        } else {
+            0
+        };
+        out.push(OsEvent {
+            token,
+            ident: ev.ident as usize,
+            filter: super::kqueue_notes::filter_of(filter),
+            fflags: ev.fflags as u32,
+            data: ev.data as i64,
+            ready,
+        });
     }
 }

@@ -13,9 +13,15 @@
 //! - `unwatch_fd(&self, fd)`: stop watching (errors, e.g. an fd already closed, are ignored).
 //! - `watch_read(&self, fd, token)` / `unwatch_raw(&self, fd)`: the same for the reactor's own fds
 //!   (inotify, pidfds, the signal pipe), read interest, under a token with the `OS_TOKEN` bit.
-//! - `wait(&self, events, timeout)`: block until an OS source may have changed, the waker fired or
-//!   the timeout passed, appending an [`OsEvent`] per source seen. Only one thread calls `wait` at a time (the
-//!   reactor's `polling` flag guarantees it); `Interrupted` may be returned.
+//! - `wait(&self, events, timeout) -> io::Result<usize>`: block until an OS source may have
+//!   changed, the waker fired or the timeout passed, appending an [`OsEvent`] per source seen, and
+//!   return the number of OS records read (at most [`WAIT_BATCH`]: a full batch means more may be
+//!   pending). Only one thread calls `wait` at a time (the reactor's `polling` flag guarantees
+//!   it); `Interrupted` may be returned.
+//! - `harvest(&self, events) -> io::Result<Harvest>`: the same without blocking, with a buffer of
+//!   its own ([`HARVEST_BATCH`] records), so that it may run while another thread is blocked in
+//!   `wait`. It may take the waker's record from that thread: it says so (`Harvest::woke`), and
+//!   the caller wakes again whoever still needs it.
 //! - `wake(&self)`: make a current or the next `wait` return.
 //! - `raw_fd(&self)`: the descriptor that is readable when OS events are pending (unix).
 //!
@@ -23,6 +29,21 @@
 //! `poll(2)`, `FIONREAD`, ...), so an edge-triggered poller is enough everywhere.
 
 use crate::kevent::Filter;
+
+/// Records one blocking `wait` reads at most.
+pub(crate) const WAIT_BATCH: usize = 1024;
+/// Records one non-blocking `harvest` reads at most.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) const HARVEST_BATCH: usize = 256;
+
+/// What one non-blocking `harvest` read.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Harvest {
+    /// OS records read (the waker's included); `HARVEST_BATCH` means more may be pending.
+    pub records: usize,
+    /// The waker's record was among them.
+    pub woke: bool,
+}
 
 /// Tokens with this bit set name the reactor's own sources, never a user's fd.
 pub(crate) const OS_TOKEN: usize = 1 << (usize::BITS - 2);

@@ -21,7 +21,7 @@ impl Backend {
         &self,
         _events: &mut Vec<super::OsEvent>,
         timeout: Option<Duration>,
-    ) -> io::Result<()> {
+    ) -> io::Result<usize> {
         let mut woken = self.woken.lock().unwrap_or_else(|p| p.into_inner());
         // loom has no clock: a timed wait returns at once, like a timeout that already passed.
         if timeout.is_none() {
@@ -30,7 +30,12 @@ impl Backend {
             }
         }
         *woken = false;
-        Ok(())
+        Ok(0)
+    }
+
+    /// The model has no OS sources: nothing to harvest.
+    pub(crate) fn harvest(&self, _events: &mut Vec<super::OsEvent>) -> io::Result<super::Harvest> {
+        Ok(super::Harvest::default())
     }
 
     pub(crate) fn wake(&self) {

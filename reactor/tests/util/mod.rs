@@ -3,9 +3,11 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
-use kq_reactor::{Filter, Flags, Kevent, Kqueue};
+use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
 
 /// A pipe: (read end, write end), both non-blocking and close-on-exec.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -130,4 +132,70 @@ pub fn assert_quiet(kq: &Kqueue, what: &str) -> io::Result<()> {
     let events = collect(kq, Some(Duration::from_millis(100)))?;
     assert!(events.is_empty(), "{what}: expected no event, got {events:?}");
     Ok(())
+}
+
+/// How long a thread may take to come back before the test calls it hung.
+pub const HANG: Duration = Duration::from_secs(10);
+
+/// Applies `changes` with an event buffer of `cap` slots and a zero timeout.
+pub fn call(kq: &Kqueue, changes: &[Kevent], cap: usize) -> io::Result<Vec<Kevent>> {
+    let mut events = vec![Kevent::default(); cap];
+    let n = kq.kevent(changes, &mut events, Some(Duration::ZERO))?;
+    assert!(n <= cap, "kevent returned {n} entries for {cap} slots");
+    events.truncate(n);
+    Ok(events)
+}
+
+/// Applies one change with room for its echo and returns the echoed entry, which must exist.
+pub fn echo(kq: &Kqueue, change: Kevent) -> io::Result<Kevent> {
+    let out = call(kq, &[change], 4)?;
+    assert_eq!(out.len(), 1, "expected exactly one ERROR entry for {change:?}, got {out:?}");
+    assert_eq!(out[0].flags, Flags::ERROR, "not an ERROR entry: {:?}", out[0]);
+    Ok(out[0])
+}
+
+/// Asserts that applying `change` is echoed as an error entry with `errno`.
+pub fn assert_errno(kq: &Kqueue, change: Kevent, errno: i32) -> io::Result<()> {
+    let e = echo(kq, change)?;
+    assert_eq!(e.data, i64::from(errno), "errno of {change:?}: got {e:?}");
+    Ok(())
+}
+
+/// A NOTE_TRIGGER change for USER `id`.
+pub fn trigger(id: usize) -> Kevent {
+    Kevent::new(id, Filter::User, Flags::empty()).with_fflags(note::TRIGGER)
+}
+
+/// A change on an existing knote with only `flags`.
+pub fn change(id: usize, filter: Filter, flags: Flags) -> Kevent {
+    Kevent::new(id, filter, flags)
+}
+
+/// A pipe read end moved to a high descriptor number (at least 512 when the fd limit allows),
+/// so that once closed, the number is not handed to another test's pipe in the meantime
+/// (new descriptors take the lowest free number).
+pub fn high_fd() -> io::Result<OwnedFd> {
+    let (r, _w) = pipe()?;
+    for min in [512, 256, 64] {
+        // SAFETY: F_DUPFD_CLOEXEC duplicates an fd we own into a fresh one that we then own.
+        let fd = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+        if fd >= 0 {
+            // SAFETY: fcntl returned a new descriptor nobody else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+    }
+    Err(io::Error::last_os_error())
+}
+
+/// Runs `f` on a thread and waits at most [`HANG`] for it: a hang fails the test instead of
+/// blocking the test binary forever.
+pub fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(HANG) {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: did not return within {HANG:?}"),
+    }
 }

@@ -49,9 +49,15 @@ impl OsSources {
         match kev.filter {
             Filter::Vnode => {
                 let st = fstat(kev.ident)?;
+                // File system objects only, as on FreeBSD: pipes, sockets and the anonymous
+                // inodes of kqueues (epoll), eventfds, timerfds, signalfds, pidfds are EINVAL.
                 match st.st_mode & libc::S_IFMT {
-                    libc::S_IFIFO | libc::S_IFSOCK => return Err(libc::EINVAL),
-                    _ => {}
+                    libc::S_IFREG
+                    | libc::S_IFDIR
+                    | libc::S_IFLNK
+                    | libc::S_IFCHR
+                    | libc::S_IFBLK => {}
+                    _ => return Err(libc::EINVAL),
                 }
                 if self.inotify.is_none() {
                     let ino = inotify::Inotify::new()?;

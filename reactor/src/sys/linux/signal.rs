@@ -9,28 +9,57 @@
 //! FreeBSD.
 //!
 //! Deliveries are counted in process-wide counters; each knote remembers the count it last saw,
-//! so several kqueues watching one signal all see it. The pipes are pooled and never closed: the
-//! handler may hold a write end at any moment, so closing one could send a byte to a reused fd.
+//! so several kqueues watching one signal all see it. Each kqueue watching signals holds one pipe
+//! from a pool that grows as needed (no fixed number of kqueues): a list of nodes that are never
+//! freed, which the handler walks without locks. Pipes are never closed, since the handler may
+//! hold a write end at any moment and closing one could send a byte to a reused fd; a free pipe is
+//! reused by the next kqueue. After `fork` the child's handler skips the nodes of the parent
+//! (their pipes are shared with it) and the child's kqueues make their own.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::sync::lock_std;
 
 /// Signal numbers are `1..NSIG`.
 pub(crate) const NSIG: usize = 65;
-/// At most this many kqueues can watch signals at once.
-const SLOTS: usize = 64;
 
 static COUNTS: [AtomicU64; NSIG] = [const { AtomicU64::new(0) }; NSIG];
-static WRITE_FDS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
 static PREV_ACTION: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSIG];
 static PREV_SIGINFO: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 static INSTALLED: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 
-/// The pooled pipes: (read end, write end, in use).
-static POOL: Mutex<Vec<(RawFd, RawFd, bool)>> = Mutex::new(Vec::new());
+/// One pooled pipe. Nodes are leaked on purpose: the handler may be reading one at any moment.
+struct Node {
+    /// The write end while a kqueue uses the pipe, -1 while it is free.
+    active: AtomicI32,
+    write_fd: RawFd,
+    read_fd: RawFd,
+    /// The fork generation the pipe was made in (an older one: the parent's pipe).
+    generation: u64,
+    /// Taken by a kqueue (changed under `CLAIM`).
+    used: AtomicBool,
+    /// The next node; set once, before the node is published.
+    next: AtomicPtr<Node>,
+}
+
+/// The pool: the most recently created node first.
+static HEAD: AtomicPtr<Node> = AtomicPtr::new(std::ptr::null_mut());
+/// Serialises claims and releases.
+static CLAIM: Mutex<()> = Mutex::new(());
+
+/// Every node of the pool.
+fn nodes() -> impl Iterator<Item = &'static Node> {
+    let mut p = HEAD.load(Ordering::Acquire);
+    std::iter::from_fn(move || {
+        // SAFETY: published nodes are leaked, never freed, and fully initialised before being
+        // published with Release (loaded here with Acquire).
+        let node = unsafe { p.as_ref() }?;
+        p = node.next.load(Ordering::Acquire);
+        Some(node)
+    })
+}
 
 /// Deliveries of `sig` so far in this process.
 pub(crate) fn count(sig: usize) -> u64 {
@@ -58,9 +87,11 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         c.fetch_add(1, Ordering::AcqRel);
     }
     let byte = sig as u8;
-    for slot in &WRITE_FDS {
-        let fd = slot.load(Ordering::Acquire);
-        if fd >= 0 {
+    let generation = crate::fork::current();
+    // Lock-free and allocation-free: atomic loads along a list of leaked nodes.
+    for node in nodes() {
+        let fd = node.active.load(Ordering::Acquire);
+        if fd >= 0 && node.generation == generation {
             // SAFETY: write(2) is async-signal-safe; pooled fds are never closed, so `fd` is
             // still our pipe. A full pipe only drops the byte: the count above is what matters.
             unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
@@ -122,41 +153,52 @@ pub(crate) fn install(sig: i32) -> Result<(), i32> {
 
 /// One kqueue's pipe from the pool.
 pub(crate) struct Slot {
-    index: usize,
+    node: &'static Node,
     pub read_fd: RawFd,
 }
 
 impl Slot {
-    /// Takes a pipe from the pool (creating it if needed) and starts receiving bytes on it.
+    /// Takes a free pipe from the pool, or adds a new one, and starts receiving bytes on it.
+    /// Fails only when no pipe can be created (`EMFILE`, `ENFILE`).
     pub(crate) fn claim() -> Result<Slot, i32> {
-        let mut pool = lock_std(&POOL);
-        let index = match pool.iter().position(|(_, _, used)| !used) {
-            Some(i) => i,
-            None if pool.len() < SLOTS => {
+        let _serial = lock_std(&CLAIM);
+        let generation = crate::fork::current();
+        let free = nodes().find(|n| n.generation == generation && !n.used.load(Ordering::Acquire));
+        let node = match free {
+            Some(node) => node,
+            None => {
                 let mut fds = [0; 2];
                 // SAFETY: `fds` is valid for two ints.
                 if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0
                 {
                     return Err(super::errno());
                 }
-                pool.push((fds[0], fds[1], false));
-                pool.len() - 1
+                let node: &'static Node = Box::leak(Box::new(Node {
+                    active: AtomicI32::new(-1),
+                    write_fd: fds[1],
+                    read_fd: fds[0],
+                    generation,
+                    used: AtomicBool::new(false),
+                    next: AtomicPtr::new(HEAD.load(Ordering::Acquire)),
+                }));
+                // Only claims change HEAD, and they are serialised: a plain store publishes it.
+                HEAD.store(node as *const Node as *mut Node, Ordering::Release);
+                node
             }
-            None => return Err(libc::EBUSY),
         };
-        let (read_fd, write_fd, used) = &mut pool[index];
-        *used = true;
-        drain(*read_fd);
-        WRITE_FDS[index].store(*write_fd, Ordering::Release);
-        Ok(Slot { index, read_fd: *read_fd })
+        node.used.store(true, Ordering::Release);
+        drain(node.read_fd);
+        node.active.store(node.write_fd, Ordering::Release);
+        Ok(Slot { node, read_fd: node.read_fd })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        WRITE_FDS[self.index].store(-1, Ordering::Release);
-        let mut pool = lock_std(&POOL);
-        pool[self.index].2 = false;
+        // No lock: two stores, safe in a forked child too (a claim seeing `used` false after
+        // them may take the pipe at once, which is what it is for).
+        self.node.active.store(-1, Ordering::Release);
+        self.node.used.store(false, Ordering::Release);
     }
 }
 
