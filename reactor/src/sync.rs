@@ -115,6 +115,27 @@ impl<T> ProfiledMutex<T> {
         }
     }
 
+    /// Takes the lock if no other thread holds it (an acquisition; a failure counts as contended).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) fn try_lock(&self) -> Option<ProfiledGuard<'_, T>> {
+        let guard = match self.inner.try_lock() {
+            Ok(g) => g,
+            #[cfg(not(loom))]
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(_) => {
+                self.counters.contended.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        self.counters.acquisitions.fetch_add(1, Ordering::Relaxed);
+        Some(ProfiledGuard {
+            guard: Some(guard),
+            lock: self,
+            #[cfg(feature = "lock-profiling")]
+            since: std::time::Instant::now(),
+        })
+    }
+
     /// Waits on `cond`, releasing the lock meanwhile (the re-acquisition counts as one).
     pub(crate) fn wait_timeout<'a>(
         &'a self,

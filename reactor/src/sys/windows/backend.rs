@@ -19,7 +19,7 @@ use std::time::Duration;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::sync::{lock_std, ProfiledMutex};
-use crate::sys::{OsEvent, READY_ERR, READY_RDHUP, READY_READ, READY_WRHUP, READY_WRITE};
+use crate::sys::{Harvest, OsEvent, READY_ERR, READY_RDHUP, READY_READ, READY_WRHUP, READY_WRITE};
 
 const WAKER: Token = Token(usize::MAX);
 
@@ -60,7 +60,7 @@ impl Backend {
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(&registry, WAKER)?;
         Ok(Backend {
-            poll: ProfiledMutex::new((poll, Events::with_capacity(1024))),
+            poll: ProfiledMutex::new((poll, Events::with_capacity(crate::sys::WAIT_BATCH))),
             registry,
             waker,
             watches: Default::default(),
@@ -122,12 +122,41 @@ impl Backend {
         let _ = ManuallyDrop::into_inner(w.source).into_raw_socket();
     }
 
-    pub(crate) fn wait(&self, out: &mut Vec<OsEvent>, timeout: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn wait(
+        &self,
+        out: &mut Vec<OsEvent>,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         let mut guard = self.poll.lock();
-        let (poll, events) = &mut *guard;
+        Ok(self.poll_into(&mut guard, out, timeout)?.records)
+    }
+
+    /// See the contract in `sys/mod.rs`. mio's poll serves one thread at a time: while another
+    /// thread holds it (blocked in [`wait`](Self::wait)), that thread reports what the OS has as
+    /// soon as it comes (a completion wakes it), so there is nothing to take here.
+    pub(crate) fn harvest(&self, out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
+        match self.poll.try_lock() {
+            Some(mut guard) => self.poll_into(&mut guard, out, Some(Duration::ZERO)),
+            None => Ok(Harvest::default()),
+        }
+    }
+
+    fn poll_into(
+        &self,
+        guard: &mut (Poll, Events),
+        out: &mut Vec<OsEvent>,
+        timeout: Option<Duration>,
+    ) -> io::Result<Harvest> {
+        let (poll, events) = guard;
         poll.poll(events, timeout)?;
+        let mut harvest = Harvest::default();
         let mut watches = None;
-        for e in events.iter().filter(|e| e.token() != WAKER) {
+        for e in events.iter() {
+            harvest.records += 1;
+            if e.token() == WAKER {
+                harvest.woke = true;
+                continue;
+            }
             let ready = [
                 (e.is_readable(), READY_READ),
                 (e.is_writable(), READY_WRITE),
@@ -151,7 +180,7 @@ impl Backend {
             }
             out.push(OsEvent { token: e.token().0, ready, ..OsEvent::default() });
         }
-        Ok(())
+        Ok(harvest)
     }
 
     pub(crate) fn wake(&self) {
