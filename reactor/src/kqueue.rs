@@ -22,6 +22,15 @@ use crate::LockStats;
 
 pub(crate) type WeakShared = Weak<Shared>;
 
+/// A kqueue this one watches (nesting): under which ident, and whether the OS reports its
+/// readiness to this kqueue's poller (see `nest.rs`).
+pub(crate) struct Link {
+    pub child: WeakShared,
+    pub ident: usize,
+    #[cfg_attr(any(loom, not(unix)), allow(dead_code))]
+    pub os_nested: bool,
+}
+
 /// A kqueue: a set of knotes and the events they deliver. See the [crate docs](crate) for the
 /// semantics.
 ///
@@ -40,7 +49,7 @@ pub(crate) struct Shared {
     /// under which it watches them). Only touched when nesting, never under another kqueue's
     /// state lock in the child-to-parent direction.
     parents: std::sync::Mutex<Vec<WeakShared>>,
-    children: std::sync::Mutex<Vec<(WeakShared, usize)>>,
+    children: std::sync::Mutex<Vec<Link>>,
     me: WeakShared,
     /// The fork generation this kqueue was created in (another one: inherited across fork).
     #[cfg(all(unix, not(loom)))]
@@ -249,7 +258,7 @@ impl Shared {
             st.polling = true;
             st.poll_until = until;
             drop(st);
-            let result = self.backend.wait(&mut tokens, wait);
+            let result = self.wait_os(&mut tokens, wait);
             st = self.state.lock();
             st.polling = false;
             st.woken = false;
@@ -335,23 +344,31 @@ impl Shared {
         }
     }
 
-    /// The earliest timer deadline of this kqueue and of the kqueues it watches.
+    /// The earliest timer deadline of this kqueue and of the kqueues below it (at any depth: a
+    /// due timer down there makes this kqueue's nested knote fire).
     fn next_deadline(&self, st: &State) -> Option<Instant> {
         let mut next = st.core.next_deadline();
-        let children: Vec<WeakShared> =
-            lock(&self.children).iter().map(|(c, _)| c.clone()).collect();
-        for child in children {
-            if let Some(child) = child.upgrade() {
-                next = earliest(next, child.state.lock().core.next_deadline());
+        let mut stack = self.child_kqueues();
+        let mut seen = 0usize;
+        while let Some(child) = stack.pop() {
+            next = earliest(next, child.state.lock().core.next_deadline());
+            seen += 1;
+            if seen < 100_000 {
+                stack.extend(child.child_kqueues());
             }
         }
         next
     }
 
+    /// The kqueues this one watches.
+    fn child_kqueues(&self) -> Vec<Arc<Shared>> {
+        lock(&self.children).iter().filter_map(|l| l.child.upgrade()).collect()
+    }
+
     /// Re-evaluates the knotes watching other kqueues (their events may come from timers or
     /// user triggers that no fd reports).
     fn refresh_children(&self, st: &mut State) {
-        let children: Vec<usize> = lock(&self.children).iter().map(|(_, ident)| *ident).collect();
+        let children: Vec<usize> = lock(&self.children).iter().map(|l| l.ident).collect();
         let (core, mut io) = st.split(self);
         for ident in children {
             if let Some(key) = core.key_of(ident, Filter::Read) {
@@ -365,8 +382,8 @@ impl Shared {
         for parent in parents.iter().filter_map(Weak::upgrade) {
             let idents: Vec<usize> = lock(&parent.children)
                 .iter()
-                .filter(|(c, _)| c.ptr_eq(&self.me))
-                .map(|(_, ident)| *ident)
+                .filter(|l| l.child.ptr_eq(&self.me))
+                .map(|l| l.ident)
                 .collect();
             let mut st = parent.state.lock();
             let (core, mut io) = st.split(&parent);
@@ -381,7 +398,8 @@ impl Shared {
 
     /// Events pending here, as another kqueue watching this one sees them (FreeBSD's
     /// `kq_count`): queued events, plus one for due timers, plus one if the OS has events not yet
-    /// harvested.
+    /// harvested; when that is none, one if a kqueue this one watches (through an enabled knote)
+    /// has events pending, at any depth: FreeBSD would have activated that knote at the source.
     fn pending_count(&self) -> i64 {
         let st = self.state.lock();
         let mut n = st.core.pending() as i64;
@@ -392,7 +410,61 @@ impl Shared {
         if crate::sys::source::readable(self.backend.raw_fd()) {
             n += 1;
         }
+        if n == 0 {
+            let links: Vec<(WeakShared, usize)> =
+                lock(&self.children).iter().map(|l| (l.child.clone(), l.ident)).collect();
+            let below =
+                links.into_iter().filter(|(_, ident)| st.core.is_enabled(*ident, Filter::Read));
+            if below.filter_map(|(c, _)| c.upgrade()).any(|c| c.pending_count() > 0) {
+                n += 1;
+            }
+        }
         n
+    }
+
+    /// Waits for the OS (the poller's blocking wait). When kqueues below this one are not
+    /// OS-nested (see `nest.rs`), their fds are polled along with this kqueue's own, and those
+    /// found readable are harvested, which activates the knotes watching them up to here.
+    fn wait_os(&self, tokens: &mut Vec<OsEvent>, wait: Option<Duration>) -> io::Result<usize> {
+        #[cfg(all(unix, not(loom)))]
+        {
+            let below = crate::nest::unnested_below(self);
+            if !below.is_empty() {
+                let fd = |k: &Shared| libc::pollfd {
+                    fd: k.backend.raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let mut fds: Vec<libc::pollfd> =
+                    std::iter::once(fd(self)).chain(below.iter().map(|k| fd(k))).collect();
+                // Rounded up, so that a wait never ends before its deadline and spins.
+                let ms = wait.map_or(-1, |d| {
+                    d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int
+                });
+                // SAFETY: `fds` is a valid array of pollfds of its length.
+                if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) } < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                for (k, p) in below.iter().zip(&fds[1..]) {
+                    if p.revents != 0 {
+                        k.harvest_now();
+                    }
+                }
+                return self.backend.wait(tokens, Some(Duration::ZERO));
+            }
+        }
+        self.backend.wait(tokens, wait)
+    }
+
+    /// Collects what the OS reports for this kqueue now, without blocking, and tells the
+    /// kqueues watching it (for a kqueue above this one that polls this one's fd).
+    #[cfg(all(unix, not(loom)))]
+    fn harvest_now(&self) {
+        let mut st = self.state.lock();
+        let mut tokens = Vec::new();
+        let _ = self.harvest(&mut st, &mut tokens, crate::sys::WAIT_BATCH);
+        self.refresh_children(&mut st);
+        self.leave(st);
     }
 }
 
@@ -467,8 +539,11 @@ impl crate::core::Io for IoCtx<'_> {
                     return Err(libc::EINVAL);
                 }
                 crate::nest::link(self.shared, &child, kev.ident)?;
-                if first {
-                    self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
+                // Where the OS refuses to nest (Linux: chains of epolls deeper than a few give
+                // ELOOP), the link stays and the waiting thread follows it instead: nothing
+                // fails, so nothing is left behind.
+                if first && self.shared.backend.watch_fd(kev.ident).is_ok() {
+                    crate::nest::set_os_nested(self.shared, kev.ident);
                 }
                 return Ok(Kind::Nested(Arc::downgrade(&child)));
             }
@@ -579,7 +654,7 @@ fn os_errno(e: io::Error) -> i32 {
 
 #[cfg(all(unix, not(loom)))]
 impl Shared {
-    pub(crate) fn children(&self) -> &std::sync::Mutex<Vec<(WeakShared, usize)>> {
+    pub(crate) fn children(&self) -> &std::sync::Mutex<Vec<Link>> {
         &self.children
     }
 

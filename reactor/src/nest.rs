@@ -5,6 +5,13 @@
 //! which a registration that would close a cycle (a kqueue watching itself, directly or through
 //! others) is refused with `EINVAL` instead of deadlocking later.
 //!
+//! A link is also *OS-nested* when the child's fd could be watched by the parent's poller, so
+//! that the OS reports the child's readiness to the parent (and to whoever polls the parent's
+//! fd). Linux refuses chains of epoll instances deeper than a few (`ELOOP`, its `EP_MAX_NESTS`);
+//! FreeBSD has no such limit, so kq does not either: a link the OS refuses is followed by the
+//! waiting thread instead, which polls the fds of such kqueues along with its own (see
+//! `Shared::wait_os`). Only the parent's own fd, polled by someone else, misses them.
+//!
 //! Lock order: a parent's state lock, then the registry, then the small link lists; a child's
 //! state lock is taken under its parent's, never the other way round (children notify parents only
 //! after releasing their own lock).
@@ -13,7 +20,7 @@ use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use crate::kqueue::{Shared, WeakShared};
+use crate::kqueue::{Link, Shared, WeakShared};
 use crate::sync::lock_std as lock;
 
 fn registry() -> MutexGuard<'static, HashMap<RawFd, WeakShared>> {
@@ -42,15 +49,22 @@ pub(crate) fn link(parent: &Shared, child: &Arc<Shared>, ident: usize) -> Result
     if std::ptr::eq(parent, Arc::as_ptr(child)) || reaches(child, parent) {
         return Err(libc::EINVAL);
     }
-    lock(parent.children()).push((Arc::downgrade(child), ident));
+    lock(parent.children()).push(Link { child: Arc::downgrade(child), ident, os_nested: false });
     lock(child.parents()).push(parent_weak(parent));
     Ok(())
+}
+
+/// Records that the OS reports the readiness of the child under `ident` to `parent`'s poller.
+pub(crate) fn set_os_nested(parent: &Shared, ident: usize) {
+    if let Some(link) = lock(parent.children()).iter_mut().find(|l| l.ident == ident) {
+        link.os_nested = true;
+    }
 }
 
 /// Undoes [`link`].
 pub(crate) fn unlink(parent: &Shared, child: &WeakShared, ident: usize) {
     let _serial = registry();
-    lock(parent.children()).retain(|(c, i)| !(c.ptr_eq(child) && *i == ident));
+    lock(parent.children()).retain(|l| !(l.child.ptr_eq(child) && l.ident == ident));
     if let Some(child) = child.upgrade() {
         let me = parent_weak(parent);
         let mut parents = lock(child.parents());
@@ -67,7 +81,7 @@ fn parent_weak(parent: &Shared) -> WeakShared {
 /// Does `from` watch `target`, directly or through other kqueues?
 fn reaches(from: &Shared, target: &Shared) -> bool {
     let mut stack: Vec<Arc<Shared>> =
-        lock(from.children()).iter().filter_map(|(c, _)| c.upgrade()).collect();
+        lock(from.children()).iter().filter_map(|l| l.child.upgrade()).collect();
     let mut seen = 0usize;
     while let Some(k) = stack.pop() {
         if std::ptr::eq(Arc::as_ptr(&k), target) {
@@ -77,7 +91,30 @@ fn reaches(from: &Shared, target: &Shared) -> bool {
         if seen > 100_000 {
             return true; // absurd depth: refuse rather than loop
         }
-        stack.extend(lock(k.children()).iter().filter_map(|(c, _)| c.upgrade()));
+        stack.extend(lock(k.children()).iter().filter_map(|l| l.child.upgrade()));
     }
     false
+}
+
+/// The kqueues below `top`, at any depth, whose readiness the OS does not report to `top`'s
+/// poller: each one behind a link that is not OS-nested (the kqueues below an OS-nested link
+/// are reported through the child's own fd, as far as the links below it are OS-nested too).
+pub(crate) fn unnested_below(top: &Shared) -> Vec<Arc<Shared>> {
+    let links = |k: &Shared| -> Vec<(Arc<Shared>, bool)> {
+        lock(k.children()).iter().filter_map(|l| Some((l.child.upgrade()?, l.os_nested))).collect()
+    };
+    let mut stack = links(top);
+    let mut out: Vec<Arc<Shared>> = Vec::new();
+    let mut seen = 0usize;
+    while let Some((k, os_nested)) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            break; // absurd fan-out: the deepest are then only found by their parents
+        }
+        stack.extend(links(&k));
+        if !os_nested && !out.iter().any(|o| Arc::ptr_eq(o, &k)) {
+            out.push(k);
+        }
+    }
+    out
 }

@@ -103,6 +103,13 @@ impl Core {
         self.enqueue_if_wanted(key);
     }
 
+    /// True when the knote `(ident, filter)` exists and is not disabled.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub fn is_enabled(&self, ident: usize, filter: Filter) -> bool {
+        self.key_of(ident, filter)
+            .is_some_and(|key| !self.knotes[key].status.contains(Status::DISABLED))
+    }
+
     /// The key of the knote `(ident, filter)`.
     pub fn key_of(&self, ident: usize, filter: Filter) -> Option<usize> {
         self.table.get(&(ident, filter)).copied()
