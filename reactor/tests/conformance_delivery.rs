@@ -1,6 +1,6 @@
 //! Conformance checklist items 14-23 of KQUEUE.md section 7: delivery (level, edge, oneshot,
 //! dispatch, enable/disable/delete, stored flags), checked with real pipes, sockets, USER and
-//! TIMER knotes; and issue 8's fairness items: every call sees every source (no starvation by
+//! TIMER knotes; and item 41 (issue 8): every call sees every source (no starvation by
 //! always-ready knotes), and one poll returns everything pending up to the room given.
 mod util;
 
@@ -407,7 +407,7 @@ fn returned_flags_carry_stored_bits() -> io::Result<()> {
     Ok(())
 }
 
-// Issue 8, item 1: every call collects what the OS reports at its time, whatever is queued and
+// 41. (issue 8, item 1) Every call collects what the OS reports at its time, whatever is queued and
 // whatever the timeout. Always-ready level knotes (an idle connected socket's WRITE, a triggered
 // level USER knote) keep the ready queue non-empty, so no call ever blocks: a call that scanned
 // the queue without asking the OS would never see the pipe below (FreeBSD activates knotes at
@@ -450,7 +450,7 @@ fn always_ready_level_knotes_do_not_starve_other_sources() -> io::Result<()> {
     Ok(())
 }
 
-// Item 1 with a socket as the starved source and a triggered level USER knote as the only
+// 41. with a socket as the starved source and a triggered level USER knote as the only
 // always-ready one, collected by a loop that never lets the queue empty.
 #[test]
 fn triggered_user_knote_does_not_starve_socket_data() -> io::Result<()> {
@@ -490,7 +490,7 @@ fn raise_fd_limit(want: u64) -> bool {
     true
 }
 
-// Issue 8, item 2: a poll returns everything that was pending before it, up to the room given:
+// 41. (issue 8, item 2) A poll returns everything that was pending before it, up to the room given:
 // 2,000 readable pipes and room for 4,096 give 2,000 events in one call, whether the call polls
 // (zero timeout) or may block (the blocking wait reads at most one batch; the rest is harvested
 // without blocking); and room for 1,500 gives 1,500, then the other 500.

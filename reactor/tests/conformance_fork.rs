@@ -1,4 +1,4 @@
-//! fork (KQUEUE.md section 6, issue 8 item 4): a kqueue is not inherited across fork. The child
+//! Checklist item 42 (KQUEUE.md sections 2 and 7; issue 8, item 4): a kqueue is not inherited across fork. The child
 //! gets `EBADF` from every `kevent` on an inherited kqueue, for changes and collection alike, and
 //! takes none of the parent's events (on Linux the child shares the parent's epoll instance, so
 //! a collection in the child would steal them); the parent keeps them. A child can make and use
