@@ -10,7 +10,7 @@
 //! | filter | ident | FreeBSD, macOS, NetBSD, OpenBSD (native) | Linux (emulated) | Windows |
 //! |---|---|---|---|---|
 //! | [`Filter::Read`], [`Filter::Write`] | fd (Windows: `SOCKET`) | kernel, level re-evaluated by the core | epoll (mio) + `poll(2)`/`FIONREAD`/`SIOCOUTQ` | sockets only: AFD poll (mio) + `WSAPoll`/`FIONREAD` (see below) |
-//! | READ on another `Kqueue` | fd | yes | yes | - |
+//! | READ on another `Kqueue` | fd | yes | yes, any depth (see [Nesting](#nesting)) | - |
 //! | [`Filter::Timer`] | user id | core heap | core heap | core heap |
 //! | [`Filter::User`] | user id | core | core | core |
 //! | [`Filter::Vnode`] | fd | kernel | inotify on `/proc/self/fd/N`; REVOKE = unmount; overflow gives [`note::RESCAN`]; directories can also report their entries' changes ([`note::CHILDREN`], kq's extension; native: `EOPNOTSUPP`) | `EOPNOTSUPP` |
@@ -25,7 +25,9 @@
 //! whose default action would end the process no longer does (on the native backend, as on
 //! FreeBSD, it still does: set `SIG_IGN` or a handler first). `SIGCHLD` left at `SIG_IGN` is not
 //! touched (that would change how children are reaped) and its knote never fires. No signal needs
-//! to be blocked by the program. `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are `EINVAL`.
+//! to be blocked by the program. `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are `EINVAL`. Any
+//! number of kqueues may watch signals: each holds one pipe from a pool that grows as needed
+//! (pipes are reused, never closed: the handler may be writing to one at any moment).
 //!
 //! ## Sockets on Windows
 //!
@@ -74,6 +76,18 @@
 //!
 //! Delete knotes (`EV_DELETE`) before closing, as the kq crates do.
 //!
+//! # Nesting
+//!
+//! A kqueue registered for READ in another one reports its pending events (`data`: queued
+//! events, plus one for due timers, plus one when the OS has events not yet collected, plus one
+//! when only kqueues further down have some). Watching itself, and any registration that would
+//! close a cycle, is `EINVAL`; chains have no depth limit. On Linux the OS nests a kqueue's epoll
+//! instance in its parent's where it can (up to the depth Linux allows, about 4); deeper links are
+//! followed by the thread that waits in `kevent` on an ancestor, which polls those kqueues' fds
+//! along with its own. Only an outside poller of a kqueue's fd (e.g. an epoll of the
+//! application's own) misses events below that depth. A `dup` of a kqueue's fd is an ordinary fd
+//! to another kqueue, readable while the OS has events for the original.
+//!
 //! # fork
 //!
 //! A kqueue is not inherited across `fork` (as on FreeBSD): in the child, every `kevent` on a
@@ -81,6 +95,28 @@
 //! (on Linux the child shares the parent's epoll instance); the parent is unaffected. The child
 //! may create kqueues of its own. (Detected with a `pthread_atfork` handler: a raw `clone` that
 //! skips it is not.)
+//!
+//! # Deviations from FreeBSD
+//!
+//! Made exact where FreeBSD is clear: `EV_ADD|EV_DELETE` on a missing knote creates it (and on an
+//! existing one deletes it); a successful change with `EV_RECEIPT` and no room left to echo it
+//! ends the call, later changes unapplied; re-adding a TIMER with an invalid request succeeds and
+//! stops the timer, dropping its pending expirations. Kept on purpose:
+//!
+//! - receipts: in that last case FreeBSD's `kevent` returns 0 even when earlier entries of the
+//!   same call were written; kq returns the number of entries written, so that they can be read;
+//! - TIMER: FreeBSD also marks the stopped knote with `EV_ERROR` and the errno in its stored
+//!   `data`, so that a later valid re-add delivers expirations flagged `EV_ERROR`; kq delivers
+//!   plain expirations;
+//! - closed descriptors (Linux): see above; knotes linger, silent, until looked at, and a number
+//!   reused by the same file keeps its knotes (FreeBSD drops knotes at `close`, which no Linux
+//!   interface reports);
+//! - nesting (Linux): `data` as described above (FreeBSD counts queued knotes only); the fd of a
+//!   deep kqueue, polled from outside kq, is not readable for what happens below Linux's depth;
+//! - SIGNAL (Linux): a watched signal's default action is replaced by counting; PROC (Linux):
+//!   NOTE_EXIT only, the status of a non-child is 0; VNODE (Linux): inotify's view (see the
+//!   table);
+//! - `fork`: detected through `pthread_atfork`, so a raw `clone` child is not.
 //!
 //! # Example
 //!

@@ -291,3 +291,59 @@ fn item30_nesting_registrations_leave_no_trace() -> io::Result<()> {
     assert_eq!(change_errno(&b, add(ident(&a), Filter::Read, Flags::empty())), 0);
     Ok(())
 }
+
+// Hostile nesting: a watched kqueue dropped (its number then taken by another kqueue) leaves
+// the watcher silent; two threads registering the two halves of a cycle at once never both
+// succeed (nor both fail) and never deadlock; one kqueue watching 200 others is woken by any of them.
+#[test]
+fn item30_dropped_child_races_and_wide_trees() -> io::Result<()> {
+    let parent = Kqueue::new()?;
+    let child = Kqueue::new()?;
+    let num = ident(&child);
+    register(&child, &[add(1, Filter::User, Flags::empty()).with_fflags(note::TRIGGER)])?;
+    register(&parent, &[add(num, Filter::Read, Flags::empty()).with_udata(1)])?;
+    assert_eq!(poll_one(&parent, "child pending").udata, 1);
+    drop(child);
+    let successor = Kqueue::new()?; // very likely takes the same number
+    register(&successor, &[add(2, Filter::User, Flags::empty()).with_fflags(note::TRIGGER)])?;
+    assert!(poll(&parent)?.is_empty(), "the dropped child's knote must not report its successor");
+
+    for round in 0..100 {
+        let a = Arc::new(Kqueue::new()?);
+        let b = Arc::new(Kqueue::new()?);
+        let (tx, rx) = mpsc::channel();
+        for (x, y) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                let _ = tx.send(change_errno(&x, add(ident(&*y), Filter::Read, Flags::empty())));
+            });
+        }
+        let limit = Duration::from_secs(20);
+        let r1 = rx.recv_timeout(limit).expect("a nesting registration deadlocked");
+        let r2 = rx.recv_timeout(limit).expect("a nesting registration deadlocked");
+        let mut got = [r1, r2];
+        got.sort_unstable();
+        assert_eq!(got, [0, libc::EINVAL], "round {round}: exactly one half of the cycle");
+    }
+
+    const WIDE: usize = 200;
+    let top = Arc::new(Kqueue::new()?);
+    let mut below = Vec::new();
+    for i in 0..WIDE {
+        let kq = Kqueue::new()?;
+        let (r, w) = pipe()?;
+        register(&kq, &[add(ident(&r), Filter::Read, Flags::empty())])?;
+        register(&top, &[add(ident(&kq), Filter::Read, Flags::empty()).with_udata(i as u64)])?;
+        below.push((kq, r, w));
+    }
+    for pick in [0, WIDE / 2, WIDE - 1] {
+        let events = blocked_outer_woken_by(&top, || {
+            write_fd(&below[pick].2, b"x").unwrap();
+        });
+        assert_eq!(events.iter().map(|e| e.udata).collect::<Vec<_>>(), [pick as u64]);
+        read_fd(&below[pick].1, 8)?;
+        assert!(poll(&below[pick].0)?.is_empty());
+        assert!(poll(&top)?.is_empty(), "drained: nothing above");
+    }
+    Ok(())
+}

@@ -24,7 +24,7 @@ const LIMIT: Duration = Duration::from_secs(5);
 
 /// Real-time signal `SIGRTMIN + k`. Each test owns distinct `k`s:
 /// 0 counts, 1-2 separate numbers, 3 SIG_IGN, 4-5 previous handlers, 6 two kqueues,
-/// 7-10 the storm, 11 many kqueues, 12 delete and re-add, 13 disable and enable, 14-17 nested handlers.
+/// 7-10 the storm, 11 many kqueues, 12 delete and re-add, 18 kqueues coming and going, 13 disable and enable, 14-17 nested handlers.
 fn rt(k: i32) -> i32 {
     let sig = libc::SIGRTMIN() + k;
     assert!(sig <= libc::SIGRTMAX(), "not enough real-time signals for k = {k}");
@@ -507,5 +507,57 @@ fn storm() -> io::Result<()> {
         assert_eq!(counts[i], sent_i, "thread {i}: every queued real-time signal counted once");
     }
     assert_quiet(&kq, "all collected")?;
+    Ok(())
+}
+
+// A signal storm while kqueues watching the signal come and go (their pipes taken from and given
+// back to the pool as the handler walks it): a long-lived kqueue counts every delivery, the
+// short-lived ones see what comes while they live, and nothing crashes (in a child process).
+#[test]
+fn signal_storm_while_kqueues_come_and_go() -> io::Result<()> {
+    isolated("signal_storm_while_kqueues_come_and_go", churn)
+}
+
+fn churn() -> io::Result<()> {
+    const RAISES: u64 = 2000;
+    let sig = rt(18);
+    let steady = Kqueue::new()?;
+    register(&steady, &[watch(sig, 1)])?;
+    let done = Arc::new(AtomicBool::new(false));
+    let churner = {
+        let done = done.clone();
+        thread::spawn(move || -> io::Result<usize> {
+            let mut lives = 0;
+            while !done.load(Ordering::SeqCst) {
+                let kqs: Vec<Kqueue> = (0..4).map(|_| Kqueue::new()).collect::<io::Result<_>>()?;
+                for kq in &kqs {
+                    register(kq, &[watch(sig, 2)])?;
+                }
+                for kq in &kqs {
+                    for ev in poll(kq)? {
+                        assert_eq!((ev.ident, ev.filter), (sig as usize, Filter::Signal));
+                        assert!(ev.data >= 1);
+                    }
+                }
+                lives += kqs.len();
+            }
+            Ok(lives)
+        })
+    };
+    for _ in 0..RAISES {
+        raise(sig);
+        thread::yield_now();
+    }
+    let mut counted = 0;
+    let deadline = Instant::now() + LIMIT;
+    while counted < RAISES as i64 && Instant::now() < deadline {
+        for ev in collect(&steady, Some(Duration::from_millis(100)))? {
+            counted += ev.data;
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    let lives = churner.join().expect("the churning thread panicked")?;
+    assert_eq!(counted, RAISES as i64, "every real-time delivery counted once");
+    assert!(lives > 0);
     Ok(())
 }
