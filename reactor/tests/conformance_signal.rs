@@ -524,10 +524,10 @@ fn churn() -> io::Result<()> {
     let steady = Kqueue::new()?;
     register(&steady, &[watch(sig, 1)])?;
     let done = Arc::new(AtomicBool::new(false));
+    let lives = Arc::new(AtomicUsize::new(0));
     let churner = {
-        let done = done.clone();
-        thread::spawn(move || -> io::Result<usize> {
-            let mut lives = 0;
+        let (done, lives) = (done.clone(), lives.clone());
+        thread::spawn(move || -> io::Result<()> {
             while !done.load(Ordering::SeqCst) {
                 let kqs: Vec<Kqueue> = (0..4).map(|_| Kqueue::new()).collect::<io::Result<_>>()?;
                 for kq in &kqs {
@@ -539,11 +539,17 @@ fn churn() -> io::Result<()> {
                         assert!(ev.data >= 1);
                     }
                 }
-                lives += kqs.len();
+                lives.fetch_add(kqs.len(), Ordering::SeqCst);
             }
-            Ok(lives)
+            Ok(())
         })
     };
+    // The churn must be under way before the storm (a loaded machine may start it late).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lives.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the churning thread never ran");
+        thread::yield_now();
+    }
     for _ in 0..RAISES {
         raise(sig);
         thread::yield_now();
@@ -556,8 +562,7 @@ fn churn() -> io::Result<()> {
         }
     }
     done.store(true, Ordering::SeqCst);
-    let lives = churner.join().expect("the churning thread panicked")?;
+    churner.join().expect("the churning thread panicked")?;
     assert_eq!(counted, RAISES as i64, "every real-time delivery counted once");
-    assert!(lives > 0);
     Ok(())
 }
