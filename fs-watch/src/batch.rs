@@ -26,6 +26,7 @@ pub const PAIR_WINDOW: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub(crate) struct Held {
     pub dir: DirId,
+    pub name: OsString,
     pub path: PathBuf,
     pub entry: Entry,
     pub root: usize,
@@ -68,12 +69,63 @@ pub(crate) fn flush_held(
     root: Option<usize>,
     out: &mut Vec<(usize, Event)>,
 ) {
-    let (now, keep): (Vec<Held>, Vec<Held>) =
+    let (mut now, keep): (Vec<Held>, Vec<Held>) =
         std::mem::take(held).into_iter().partition(|h| root.is_none_or(|r| h.root == r));
     *held = keep;
-    for h in now {
-        emit_remove(tree, h.root, h.path, &h.entry, out);
+    // A batch of nothing but these: they are all reported, each after those inside it.
+    process(tree, Vec::new(), &mut now, false, out);
+}
+
+/// Reports `removed[i]`, after every other unreported Remove inside its subtree (a directory's
+/// contents can be found gone a batch after the directory itself, and they must come first).
+fn emit_nested(
+    tree: &mut Tree,
+    removed: &mut [Removed],
+    created: &[Created],
+    pairs: &mut [(usize, usize, bool)],
+    i: usize,
+    out: &mut Vec<(usize, Event)>,
+) {
+    if removed[i].paired {
+        return;
     }
+    removed[i].paired = true;
+    if let Some(child) = removed[i].entry.child {
+        let inside = tree.subtree(child);
+        // What moved out of it first, then what was removed inside it.
+        for pair in pairs.iter_mut() {
+            let (ri, ci, done) = *pair;
+            if !done && inside.contains(&removed[ri].dir) {
+                pair.2 = true;
+                emit_rename(tree, removed, created, ri, ci, out);
+            }
+        }
+        for j in 0..removed.len() {
+            if !removed[j].paired && inside.contains(&removed[j].dir) {
+                emit_nested(tree, removed, created, pairs, j, out);
+            }
+        }
+    }
+    let r = &mut removed[i];
+    let entry = take_entry(&mut r.entry);
+    let path = current_path(tree, r.dir, &r.name, std::mem::take(&mut r.path));
+    emit_remove(tree, r.root, path, &entry, out);
+}
+
+/// Reports the rename of pair (`removed[ri]`, `created[ci]`).
+fn emit_rename(
+    tree: &mut Tree,
+    removed: &mut [Removed],
+    created: &[Created],
+    ri: usize,
+    ci: usize,
+    out: &mut Vec<(usize, Event)>,
+) {
+    let r = &mut removed[ri];
+    let entry = take_entry(&mut r.entry);
+    let from = current_path(tree, r.dir, &r.name, std::mem::take(&mut r.path));
+    let c = &created[ci];
+    rename(tree, entry, from, c.dir, &c.name, out);
 }
 
 /// Turns the raw changes of one batch (and the Removes held from the last one) into events.
@@ -89,7 +141,7 @@ pub(crate) fn process(
         .into_iter()
         .map(|h| Removed {
             dir: h.dir,
-            name: OsString::new(),
+            name: h.name,
             path: h.path,
             entry: h.entry,
             replaced: false,
@@ -118,10 +170,7 @@ pub(crate) fn process(
             Raw::Created { dir, name, replaced } => {
                 created.push(Created { dir, name, replaced, paired: false })
             }
-            Raw::Modified { dir, path, kind, ft } => {
-                let root = tree.dirs.get(dir).map_or(usize::MAX, |d| d.root);
-                modified.push((root, Event::new(EventKind::Modify(kind), path, Some(ft))));
-            }
+            Raw::Modified { dir, name, kind, ft } => modified.push((dir, name, kind, ft)),
         }
     }
 
@@ -139,24 +188,52 @@ pub(crate) fn process(
                 let (ci, _) = list.swap_remove(pos);
                 r.paired = true;
                 created[ci].paired = true;
-                pairs.push((ri, ci));
+                pairs.push((ri, ci, false));
             }
         }
     }
 
+    // Directories whose removal is reported in this batch: what this batch's diffs found new
+    // or changed inside them was created and removed between two looks (coalesced away), and a
+    // rename into them is a Remove of its source.
+    let mut doomed = std::collections::HashSet::new();
+    for r in removed.iter().filter(|r| !r.paired && (r.held || r.replaced || !hold)) {
+        if let Some(child) = r.entry.child {
+            doomed.extend(tree.subtree(child));
+        }
+    }
+    if !doomed.is_empty() {
+        pairs.retain(|&(ri, ci, _)| {
+            if doomed.contains(&created[ci].dir) {
+                removed[ri].paired = false;
+                created[ci].paired = true;
+                return false;
+            }
+            true
+        });
+        for c in created.iter_mut().filter(|c| doomed.contains(&c.dir)) {
+            c.paired = true;
+            if let Some(d) = tree.dirs.get_mut(c.dir) {
+                d.entries.remove(&c.name);
+            }
+        }
+        modified.retain(|(dir, ..)| !doomed.contains(dir));
+    }
+
     // 1. Held Removes that found nothing: they happened before everything else here.
-    for r in removed.iter_mut().filter(|r| r.held && !r.paired) {
-        let entry = take_entry(&mut r.entry);
-        emit_remove(tree, r.root, std::mem::take(&mut r.path), &entry, out);
+    for i in 0..removed.len() {
+        if removed[i].held && !removed[i].paired {
+            emit_nested(tree, &mut removed, &created, &mut pairs, i, out);
+        }
     }
     // 2. Renames; those out of a name that was then refilled first (`mv a b; mv c a`).
-    pairs.sort_by_key(|&(ri, _)| !removed[ri].replaced);
-    for &(ri, ci) in &pairs {
-        let r = &mut removed[ri];
-        let entry = take_entry(&mut r.entry);
-        let from = std::mem::take(&mut r.path);
-        let c = &created[ci];
-        rename(tree, entry, from, c.dir, &c.name, out);
+    pairs.sort_by_key(|&(ri, _, _)| !removed[ri].replaced);
+    for pair in pairs.iter_mut() {
+        let (ri, ci, done) = *pair;
+        if !done {
+            pair.2 = true;
+            emit_rename(tree, &mut removed, &created, ri, ci, out);
+        }
     }
     // 3. Names that now hold another file.
     let mut replaced_removes: HashMap<(DirId, OsString), usize> = HashMap::new();
@@ -175,17 +252,17 @@ pub(crate) fn process(
         };
         let old = if c.replaced { replaced_removes.remove(&(c.dir, c.name.clone())) } else { None };
         if let Some(ri) = old {
-            let r = &mut removed[ri];
-            let entry = take_entry(&mut r.entry);
-            r.paired = true;
-            if entry.st.kind == kind && kind != FileType::Dir {
+            if removed[ri].entry.st.kind == kind && kind != FileType::Dir {
                 // An atomic or vim-style save seen in one look: the file changed.
+                let r = &mut removed[ri];
+                let entry = take_entry(&mut r.entry);
+                r.paired = true;
                 tree.release_entry(&entry, false, out);
                 out.push((root, Event::new(EventKind::Modify(ModifyKind::Data), path, Some(kind))));
                 tree.attach_entry(c.dir, &c.name, true, out);
                 continue;
             }
-            emit_remove(tree, root, path.clone(), &entry, out);
+            emit_nested(tree, &mut removed, &created, &mut pairs, ri, out);
         }
         out.push((root, Event::new(EventKind::Create, path, Some(kind))));
         tree.attach_entry(c.dir, &c.name, true, out);
@@ -198,14 +275,43 @@ pub(crate) fn process(
         tree.release_entry(&entry, false, out);
     }
     // 4. Content and attribute changes.
-    out.extend(modified);
+    for (dir, name, kind, ft) in modified {
+        let Some(root) = tree.dirs.get(dir).map(|d| d.root) else { continue };
+        let path = tree.path_of(dir).join(name);
+        out.push((root, Event::new(EventKind::Modify(kind), path, Some(ft))));
+    }
     // 5. This batch's unpaired Removes: held for the next one, or reported.
+    if !hold {
+        for i in 0..removed.len() {
+            emit_nested(tree, &mut removed, &created, &mut pairs, i, out);
+        }
+    }
     for r in removed.into_iter().filter(|r| !r.paired && !r.held) {
         if hold {
-            held.push(Held { dir: r.dir, path: r.path, entry: r.entry, root: r.root });
+            held.push(Held {
+                dir: r.dir,
+                name: r.name,
+                path: r.path,
+                entry: r.entry,
+                root: r.root,
+            });
         } else {
-            emit_remove(tree, r.root, r.path, &r.entry, out);
+            let path = current_path(tree, r.dir, &r.name, r.path);
+            emit_remove(tree, r.root, path, &r.entry, out);
         }
+    }
+}
+
+/// The path of `name` in `dir` now (after renames of `dir` or above it), or `fallback` when the
+/// directory is gone.
+fn current_path(tree: &Tree, dir: DirId, name: &std::ffi::OsStr, fallback: PathBuf) -> PathBuf {
+    if name.is_empty() {
+        return fallback;
+    }
+    if tree.dirs.contains(dir) {
+        tree.path_of(dir).join(name)
+    } else {
+        fallback
     }
 }
 

@@ -33,7 +33,12 @@
 //!
 //! Changes that happen between two looks at a directory are coalesced: a file created and
 //! written gives one Create, a file created and deleted nothing. Events for one path come in the
-//! order the changes happened.
+//! order the changes happened, and every event agrees with the ones before it: a program that
+//! applies them to a set of paths (Create adds the path, Remove takes it and everything below,
+//! Rename moves it and everything below) never sees a Create of a path it has or a Remove,
+//! Modify or Rename of one it lacks, and ends with what is on disk (`tests/random_ops.rs` checks
+//! this against random creates, writes, deletes, renames across directories and whole
+//! directories moved and removed, on both runtime flavours).
 //!
 //! ## Scale: one descriptor per directory
 //!
@@ -88,6 +93,8 @@ mod batch;
 mod event;
 #[cfg(unix)]
 mod filter;
+#[cfg(unix)]
+mod ids;
 #[cfg(unix)]
 mod ready;
 #[cfg(unix)]

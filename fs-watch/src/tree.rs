@@ -12,9 +12,9 @@ use std::sync::Arc;
 use kq_reactor::{note, Filter, Flags, Kevent};
 use kq_runtime::io::EventSource;
 use kq_runtime::runtime::Handle;
-use slab::Slab;
 
 use crate::event::{path_error, Event, EventKind, FileType, ModifyKind};
+use crate::ids::IdMap;
 use crate::ready::{ReadySet, SlotWaker};
 use crate::sys::{self, Stat};
 use crate::RecursiveMode;
@@ -39,7 +39,12 @@ impl Entry {
 
 /// A watched directory.
 pub(crate) struct Dir {
+    /// The path when this directory was opened or last moved; the current one is
+    /// [`Tree::path_of`], from the parent's (a directory taken out of its parent's snapshot, a
+    /// held Remove, still follows its parent's renames).
     pub path: PathBuf,
+    /// Its name in `parent`.
+    pub name: OsString,
     pub slot: usize,
     pub parent: Option<DirId>,
     pub root: usize,
@@ -83,12 +88,14 @@ pub(crate) struct Root {
     pub parent_slot: Option<usize>,
 }
 
-/// A change found by a diff, before renames are paired.
+/// A change found by a diff, before renames are paired. Paths are computed when the events are
+/// made, after the batch's renames: a directory renamed in the same batch has its new path.
+/// (`Removed::path` is the path at the diff, for an entry whose directory is gone by then.)
 #[derive(Debug)]
 pub(crate) enum Raw {
     Created { dir: DirId, name: OsString, replaced: bool },
     Removed { dir: DirId, name: OsString, path: PathBuf, entry: Entry, replaced: bool },
-    Modified { dir: DirId, path: PathBuf, kind: ModifyKind, ft: FileType },
+    Modified { dir: DirId, name: OsString, kind: ModifyKind, ft: FileType },
 }
 
 const DIR_NOTES: u32 = note::DELETE
@@ -101,9 +108,9 @@ const DIR_NOTES: u32 = note::DELETE
 
 pub(crate) struct Tree {
     /// Before `dirs`: knotes are deleted before their directories' fds close.
-    pub slots: Slab<Slot>,
-    pub dirs: Slab<Dir>,
-    pub roots: Slab<Root>,
+    pub slots: IdMap<Slot>,
+    pub dirs: IdMap<Dir>,
+    pub roots: IdMap<Root>,
     pub ready: Arc<ReadySet>,
     pub follow: bool,
     /// One knote per file (native kqueue, or asked for): directories do not report their files.
@@ -120,9 +127,9 @@ fn is_gone(e: &io::Error) -> bool {
 impl Tree {
     pub(crate) fn new(follow: bool, per_file: bool, handle: Option<Handle>) -> Tree {
         Tree {
-            slots: Slab::new(),
-            dirs: Slab::new(),
-            roots: Slab::new(),
+            slots: IdMap::default(),
+            dirs: IdMap::default(),
+            roots: IdMap::default(),
             ready: Arc::default(),
             follow,
             per_file,
@@ -154,17 +161,15 @@ impl Tree {
         children: bool,
     ) -> io::Result<usize> {
         let handle = self.handle()?;
-        let entry = self.slots.vacant_entry();
         let fflags = if children { DIR_NOTES | note::CHILDREN } else { DIR_NOTES };
         let change = Kevent::new(fd as usize, Filter::Vnode, Flags::CLEAR).with_fflags(fflags);
         let source = {
             let _guard = handle.enter();
             EventSource::new(change)?
         };
-        let key = entry.key();
+        let key = self.slots.next_key();
         let waker = self.ready.waker(key);
-        entry.insert(Slot { source, waker, owner, _fd: own_fd });
-        Ok(key)
+        Ok(self.slots.insert(Slot { source, waker, owner, _fd: own_fd }))
     }
 
     /// Opens and watches directory `name` of `at` (a path with `AT_FDCWD`), checking symlink
@@ -186,7 +191,7 @@ impl Tree {
                 let msg = format!(
                     "{}: symlink loop (it leads back to {}); not followed",
                     path.display(),
-                    self.dirs[a].path.display()
+                    self.path_of(a).display()
                 );
                 return Err(io::Error::new(io::Error::from_raw_os_error(libc::ELOOP).kind(), msg));
             }
@@ -196,6 +201,7 @@ impl Tree {
         let raw = fd.as_raw_fd();
         let id = self.dirs.insert(Dir {
             path: path.clone(),
+            name: name.to_os_string(),
             slot: usize::MAX,
             parent,
             root,
@@ -211,7 +217,7 @@ impl Tree {
                 Ok(id)
             }
             Err(e) => {
-                self.dirs.remove(id);
+                self.dirs.try_remove(id);
                 Err(path_error(e, &path))
             }
         }
@@ -247,7 +253,7 @@ impl Tree {
     ) {
         let Some(entry) = self.dirs[dir].entries.get(name) else { return };
         let st = entry.st;
-        let path = self.dirs[dir].path.join(name);
+        let path = self.path_of(dir).join(name);
         if self.recursive(dir) && self.leads_to_dir(dir, name, &st) {
             let at = self.dirs[dir].fd.as_raw_fd();
             let root = self.dirs[dir].root;
@@ -288,7 +294,7 @@ impl Tree {
             let names = match sys::read_dir(&self.dirs[d].fd) {
                 Ok(names) => names,
                 Err(e) => {
-                    self.errors.push(path_error(e, &self.dirs[d].path));
+                    self.errors.push(path_error(e, &self.path_of(d)));
                     continue;
                 }
             };
@@ -297,7 +303,7 @@ impl Tree {
                 let Ok(st) = sys::stat_at(fd, &name, false) else { continue };
                 if report {
                     let ev =
-                        Event::new(EventKind::Create, self.dirs[d].path.join(&name), Some(st.kind));
+                        Event::new(EventKind::Create, self.path_of(d).join(&name), Some(st.kind));
                     out.push((root, ev));
                 }
                 self.dirs[d].entries.insert(name.clone(), Entry::new(st));
@@ -320,7 +326,7 @@ impl Tree {
         if self.recursive(dir) && self.leads_to_dir(dir, name, &st) {
             let at = self.dirs[dir].fd.as_raw_fd();
             let root = self.dirs[dir].root;
-            let path = self.dirs[dir].path.join(name);
+            let path = self.path_of(dir).join(name);
             match self.open_dir(at, name, path, Some(dir), root, self.follow) {
                 Ok(child) => {
                     if let Some(e) = self.dirs[dir].entries.get_mut(name) {
@@ -338,12 +344,13 @@ impl Tree {
 
     /// Compares `dir` with what is on disk, updating its snapshot; the differences go to `out`.
     pub(crate) fn diff(&mut self, dir: DirId, out: &mut Vec<Raw>) {
+        let dir_path = self.path_of(dir);
         let d = &self.dirs[dir];
         let fd = d.fd.as_raw_fd();
         let names = match sys::read_dir(&d.fd) {
             Ok(names) => names,
             Err(e) => {
-                let e = path_error(e, &d.path);
+                let e = path_error(e, &dir_path);
                 self.errors.push(e);
                 return;
             }
@@ -362,7 +369,7 @@ impl Tree {
             d.entries.keys().filter(|n| !now.contains_key(*n)).cloned().collect();
         for name in gone {
             if let Some(entry) = d.entries.remove(&name) {
-                let path = d.path.join(&name);
+                let path = dir_path.join(&name);
                 out.push(Raw::Removed { dir, name, path, entry, replaced: false });
             }
         }
@@ -374,18 +381,14 @@ impl Tree {
                 }
                 Some(old) if !st.same_file(&old.st) => {
                     let entry = std::mem::replace(old, Entry::new(st));
-                    let path = d.path.join(&name);
+                    let path = dir_path.join(&name);
                     out.push(Raw::Removed { dir, name: name.clone(), path, entry, replaced: true });
                     out.push(Raw::Created { dir, name, replaced: true });
                 }
                 Some(old) => {
                     if let Some(kind) = modify_kind(&old.st, &st) {
-                        out.push(Raw::Modified {
-                            dir,
-                            path: d.path.join(&name),
-                            kind,
-                            ft: st.kind,
-                        });
+                        let name = name.clone();
+                        out.push(Raw::Modified { dir, name, kind, ft: st.kind });
                     }
                     old.st = st;
                 }
@@ -396,7 +399,7 @@ impl Tree {
     /// Removes a slot (its knote), if it is there.
     pub(crate) fn drop_slot(&mut self, slot: usize) {
         if self.slots.contains(slot) {
-            self.slots.remove(slot);
+            self.slots.try_remove(slot);
         }
     }
 
@@ -416,6 +419,22 @@ impl Tree {
         }
     }
 
+    /// The directories of the subtree of `dir` (itself included).
+    pub(crate) fn subtree(&self, dir: DirId) -> std::collections::HashSet<DirId> {
+        let mut set = std::collections::HashSet::from([dir]);
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            if let Some(d) = self.dirs.get(d) {
+                for c in d.entries.values().filter_map(|e| e.child) {
+                    if set.insert(c) {
+                        stack.push(c);
+                    }
+                }
+            }
+        }
+        set
+    }
+
     /// Drops directory `dir` and everything below it (see [`release_entry`](Self::release_entry)).
     pub(crate) fn drop_dir(&mut self, dir: DirId, report: bool, out: &mut Vec<(usize, Event)>) {
         // Pre-order list, then processed backwards: children before their parents.
@@ -428,6 +447,7 @@ impl Tree {
             i += 1;
         }
         for &d in order.iter().rev() {
+            let path = self.path_of(d);
             let Some(removed) = self.dirs.try_remove(d) else { continue };
             self.drop_slot(removed.slot);
             for (name, e) in &removed.entries {
@@ -435,8 +455,7 @@ impl Tree {
                     self.drop_slot(slot);
                 }
                 if report {
-                    let ev =
-                        Event::new(EventKind::Remove, removed.path.join(name), Some(e.st.kind));
+                    let ev = Event::new(EventKind::Remove, path.join(name), Some(e.st.kind));
                     out.push((removed.root, ev));
                 }
             }
@@ -449,10 +468,11 @@ impl Tree {
         let root = self.dirs[parent].root;
         let mut stack = vec![(child, parent, name.to_os_string())];
         while let Some((d, p, n)) = stack.pop() {
-            let path = self.dirs[p].path.join(&n);
+            let path = self.path_of(p).join(&n);
             let depth = self.dirs[p].depth + 1;
             let Some(dir) = self.dirs.get_mut(d) else { continue };
             dir.parent = Some(p);
+            dir.name = n;
             dir.path = path;
             dir.depth = depth;
             dir.root = root;
@@ -462,6 +482,30 @@ impl Tree {
                 }
             }
         }
+    }
+
+    /// The current path of directory `id`: its parent's path and its name, up to a root (or to
+    /// a directory whose parent is gone, from its own recorded path).
+    pub(crate) fn path_of(&self, id: DirId) -> PathBuf {
+        let mut names = Vec::new();
+        let mut cur = id;
+        let mut base = PathBuf::new();
+        while let Some(d) = self.dirs.get(cur) {
+            match d.parent {
+                Some(p) if self.dirs.contains(p) && names.len() <= self.dirs.len() => {
+                    names.push(&d.name);
+                    cur = p;
+                }
+                _ => {
+                    base = d.path.clone();
+                    break;
+                }
+            }
+        }
+        for n in names.iter().rev() {
+            base.push(n);
+        }
+        base
     }
 
     /// Every directory of root `root` (or of every root).
@@ -506,5 +550,9 @@ fn modify_kind(old: &Stat, new: &Stat) -> Option<ModifyKind> {
 
 /// The user-visible path of entry `name` of `dir`.
 pub(crate) fn entry_path(tree: &Tree, dir: DirId, name: &OsStr) -> PathBuf {
-    tree.dirs.get(dir).map_or_else(|| Path::new(name).to_path_buf(), |d| d.path.join(name))
+    if tree.dirs.contains(dir) {
+        tree.path_of(dir).join(name)
+    } else {
+        Path::new(name).to_path_buf()
+    }
 }

@@ -128,15 +128,16 @@ impl Watcher {
     /// subdirectories, limits) come as items of the stream instead.
     pub fn watch(&mut self, path: impl AsRef<Path>, mode: RecursiveMode) -> io::Result<()> {
         let path = absolute(path.as_ref())?;
-        if let Some((r, root)) = self.tree.roots.iter().find(|(_, r)| r.path == path) {
-            if root.mode == mode {
+        let existing = self.tree.roots.iter().find(|(_, r)| r.path == path);
+        if let Some((r, same)) = existing.map(|(r, root)| (r, root.mode == mode)) {
+            if same {
                 return Ok(());
             }
             self.drop_root(r);
         }
         self.tree.handle()?;
         let st = sys::stat_path(&path, true).map_err(|e| path_error(e, &path))?;
-        let r = self.tree.roots.vacant_entry().key();
+        let r = self.tree.roots.next_key();
         let dir = if st.kind == FileType::Dir {
             let dir = self.tree.open_dir(
                 libc::AT_FDCWD,

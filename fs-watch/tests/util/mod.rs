@@ -115,7 +115,17 @@ pub async fn expect(w: &mut Watcher, kind: EventKind, path: &Path) -> Seen {
 pub async fn sync(w: &mut Watcher, dir: &Path, tag: &str) -> Seen {
     let marker = dir.join(format!(".sync-{tag}"));
     std::fs::write(&marker, b"").unwrap();
-    expect(w, EventKind::Create, &marker).await
+    let mut seen = expect(w, EventKind::Create, &marker).await;
+    // The rest of the marker's batch (a diff reports a directory's names in order, and the
+    // marker's may come first).
+    use futures_util::FutureExt;
+    while let Some(Some(item)) = w.next().now_or_never() {
+        match item {
+            Ok(ev) => seen.events.push(ev),
+            Err(e) => seen.errors.push(e),
+        }
+    }
+    seen
 }
 
 pub const DATA: EventKind = EventKind::Modify(ModifyKind::Data);
