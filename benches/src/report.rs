@@ -58,7 +58,7 @@ pub fn locked_version(name: &str) -> String {
 }
 
 /// kq's version (with the git commit when the source tree is a checkout) and the versions of
-/// the rivals, from the build's `Cargo.lock`.
+/// the rivals (those in the build), from the build's `Cargo.lock`.
 pub fn versions() -> String {
     let commit = std::process::Command::new("git")
         .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])
@@ -67,14 +67,14 @@ pub fn versions() -> String {
         .filter(|o| o.status.success())
         .map(|o| format!(" ({})", String::from_utf8_lossy(&o.stdout).trim()))
         .unwrap_or_default();
-    format!(
-        "kq {}{commit}, tokio {}, mio {}, hyper {}, notify {}",
-        env!("CARGO_PKG_VERSION"),
-        locked_version("tokio"),
-        locked_version("mio"),
-        locked_version("hyper"),
-        locked_version("notify"),
-    )
+    let mut s = format!("kq {}{commit}", env!("CARGO_PKG_VERSION"));
+    for rival in ["tokio", "mio", "hyper", "notify"] {
+        let v = locked_version(rival);
+        if v != "-" {
+            s.push_str(&format!(", {rival} {v}"));
+        }
+    }
+    s
 }
 
 /// The load average (1, 5, 15 minutes) now.
