@@ -10,6 +10,22 @@
 //! - [`io`]: [`io::Registration`] of an fd and [`io::EventSource`] streams of kevents, the
 //!   building blocks of kq-net, kq-process and kq-fs-watch.
 //!
+//! # Misuse and user panics
+//!
+//! - After a runtime is dropped or shut down, its resources do not wait for a driver that is
+//!   gone: I/O readiness fails with an error, timers panic with a clear message, event streams
+//!   end, spawns are cancelled, new registrations fail, as tokio's do; a waiter outside the
+//!   runtime (another thread's `block_on`, a blocking thread, a foreign executor) is woken to see
+//!   it.
+//! - `block_on` inside a runtime panics with a clear message instead of deadlocking.
+//! - Durations too large for an `Instant` saturate to about 30 years ahead.
+//! - Panics in user code the runtime runs (task polls, wakers woken or dropped by the driver, the
+//!   JoinHandle's waker, destructors of futures, outputs and panic payloads, thread callbacks and
+//!   name functions, `spawn_blocking` closures) are caught where tokio catches them; the runtime
+//!   keeps serving its other tasks.
+//! - The runtime's own knotes use idents in [`io::RESERVED_IDENTS`], which user knotes cannot
+//!   take.
+//!
 //! # Example
 //!
 //! ```
