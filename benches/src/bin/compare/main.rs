@@ -18,6 +18,7 @@
 mod process_rows;
 mod reactor_rows;
 mod runtime_rows;
+mod watch_rows;
 
 use std::time::Duration;
 
@@ -181,6 +182,9 @@ fn plan(m: &Mode) -> f64 {
     if m.wants("13") {
         w += (runtime_rows::WORKERS.len() * m.rounds) as f64 * process_rows::round_weight(m);
     }
+    if m.wants("14") {
+        w += watch_rows::weight(m);
+    }
     if m.wants("12") && net::wrk_installed() {
         w += runs(&NO_FLOOR) * net::run_weight(o, "http_hello");
     }
@@ -189,6 +193,13 @@ fn plan(m: &Mode) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(watch_rows::CHILD_ARG) {
+        if let Err(e) = watch_rows::child(&args) {
+            eprintln!("compare {}: {e}", args[0]);
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Some(r) = net::client_main(&args) {
         if let Err(e) = r {
             eprintln!("compare {}: {e}", args[0]);
@@ -232,12 +243,7 @@ fn main() {
         rows.extend(process_rows::run(&m, &mut p));
     }
     if m.wants("14") {
-        rows.push(Row::unavailable(
-            "14",
-            "file_watch_latency",
-            "notify",
-            "not available yet (the watch_compare workloads have not landed)",
-        ));
+        rows.extend(watch_rows::run(&m, &mut p));
     }
 
     let text = render(&m, &rows, curve.as_ref(), &load_start, p.elapsed());
@@ -307,11 +313,11 @@ fn render(
     s
 }
 
-/// The bar chart of every row with a ratio (latency rows stay in the table).
+/// The bar chart of every row with a time ratio (p99 latency and memory rows stay in the table).
 fn chart(m: &Mode, rows: &[Row]) -> String {
     let bars: Vec<Bar> = rows
         .iter()
-        .filter(|r| !r.bench.contains("p99"))
+        .filter(|r| !r.bench.contains("p99") && r.unit != "MiB")
         .filter_map(|r| {
             let (ratio, lo, hi) = r.ratio()?;
             let label = if r.rival == "tokio" {
