@@ -14,6 +14,24 @@ pub(crate) const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
 #[cfg(not(unix))]
 pub(crate) const EOPNOTSUPP: i32 = 130;
 
+/// The errno of an OS error, and `EIO` for one that carries none (the one fallback of the crate).
+#[cfg_attr(not(all(unix, not(loom))), allow(dead_code))]
+pub(crate) fn of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(EIO)
+}
+
+/// The errno of the calling thread's last failed OS call (`EIO` if it has none).
+#[cfg(unix)]
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn last() -> i32 {
+    of(&io::Error::last_os_error())
+}
+
+#[cfg(unix)]
+const EIO: i32 = libc::EIO;
+#[cfg(not(unix))]
+const EIO: i32 = 5;
+
 /// The `io::Error` for an errno reported by a change.
 pub(crate) fn to_io_error(errno: i32) -> io::Error {
     #[cfg(unix)]

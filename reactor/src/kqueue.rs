@@ -649,7 +649,7 @@ impl crate::core::Io for IoCtx<'_> {
 
 #[cfg(all(unix, not(loom)))]
 fn os_errno(e: io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EINVAL)
+    crate::errno::of(&e)
 }
 
 #[cfg(all(unix, not(loom)))]

@@ -352,6 +352,31 @@ fn item35_delete_and_readd_does_not_report_old_deliveries() -> io::Result<()> {
     Ok(())
 }
 
+/// A program that sets a watched signal to `SIG_IGN` after kq installed its handler, between
+/// two registrations, does not silence kq for good: the next registration puts the counting
+/// handler back. In a child process: SIGUSR1 is shared with another test of this binary.
+#[test]
+fn item35_a_disposition_changed_after_a_delete_is_taken_back_on_readd() -> io::Result<()> {
+    isolated("item35_a_disposition_changed_after_a_delete_is_taken_back_on_readd", || {
+        let sig = libc::SIGUSR1;
+        let kq = Kqueue::new()?;
+        register(&kq, &[watch(sig, 359)])?;
+        register(&kq, &[Kevent::new(sig as usize, Filter::Signal, Flags::DELETE)])?;
+        install(sig, libc::SIG_IGN, false);
+        register(&kq, &[watch(sig, 360)])?;
+        // SAFETY: kill(2) of our own process with a signal whose handler is kq's (or ignored).
+        assert_eq!(unsafe { libc::kill(libc::getpid(), sig) }, 0, "kill(SIGUSR1)");
+        let mut events = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            events.extend(collect(&kq, Some(Duration::from_millis(200)))?);
+        }
+        assert_eq!(events.len(), 1, "one event after SIG_IGN and a re-add: {events:?}");
+        assert_eq!((events[0].udata, events[0].data), (360, 1), "{events:?}");
+        Ok(())
+    })
+}
+
 #[test]
 fn item35_disabled_knote_counts_and_enable_delivers() -> io::Result<()> {
     let sig = rt(13);

@@ -123,7 +123,7 @@ impl Backend {
     pub(crate) fn kernel_add(&self, ident: usize, filter: i64, fflags: u32) -> Result<(), i32> {
         let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
         self.change(&[record(ident, filter, flags, fflags, OS_TOKEN)])
-            .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
+            .map_err(|e| crate::errno::of(&e))
     }
 
     /// Deletes a kernel knote added by `kernel_add` (errors ignored: it may be gone already).

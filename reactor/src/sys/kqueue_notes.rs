@@ -63,22 +63,7 @@ pub(crate) fn filter_of(native: i64) -> Filter {
 
 /// The wait status of an exited child without reaping it, if `pid` is one.
 fn zombie_status(pid: libc::pid_t) -> Option<i64> {
-    // SAFETY: a zeroed siginfo_t is a valid out-value for waitid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
-    // SAFETY: `info` is valid for writes.
-    let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
-    // SAFETY: waitid filled `info` (or left it zeroed).
-    let (got, code, st) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
-    if rc != 0 || got == 0 {
-        return None;
-    }
-    Some(i64::from(match code {
-        libc::CLD_EXITED => (st & 0xff) << 8,
-        libc::CLD_KILLED => st & 0x7f,
-        libc::CLD_DUMPED => (st & 0x7f) | 0x80,
-        _ => 0,
-    }))
+    super::wait_status::peek(libc::P_PID, pid as libc::id_t)
 }
 
 fn proc_fflags(ours: u32) -> u32 {
@@ -96,10 +81,7 @@ impl OsSources {
             Filter::Vnode => to_native(kev.fflags, &VNODE_NOTES),
             Filter::Proc => proc_fflags(kev.fflags),
             Filter::Signal => {
-                let sig = i32::try_from(kev.ident).map_err(|_| libc::EINVAL)?;
-                if sig <= 0 || sig >= 64 || sig == libc::SIGKILL || sig == libc::SIGSTOP {
-                    return Err(libc::EINVAL);
-                }
+                super::signo::validate(kev.ident)?;
                 0
             }
             _ => return Err(libc::EINVAL),

@@ -77,8 +77,12 @@ pub(crate) const READY_WRHUP: u8 = 8;
 /// An error is pending.
 pub(crate) const READY_ERR: u8 = 16;
 
+#[cfg(all(unix, not(loom), any(target_os = "linux", kq_native)))]
+mod signo;
 #[cfg(all(unix, not(loom)))]
 pub(crate) mod source;
+#[cfg(all(unix, not(loom), any(target_os = "linux", kq_native)))]
+mod wait_status;
 
 #[cfg(all(target_os = "linux", not(loom), not(kq_native)))]
 mod linux;

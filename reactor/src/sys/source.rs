@@ -38,9 +38,7 @@ pub(crate) fn readable(fd: libc::c_int) -> bool {
     rc > 0 && pfd.revents & libc::POLLIN != 0
 }
 
-pub(crate) fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
-}
+pub(crate) use crate::errno::last as errno;
 
 /// `(st_dev, st_ino)` of a stat.
 #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]

@@ -41,7 +41,7 @@ pub(crate) use super::source::errno;
 use super::source::{fstat, readable};
 
 fn os_errno(e: std::io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EIO)
+    crate::errno::of(&e)
 }
 
 impl OsSources {
@@ -76,7 +76,7 @@ impl OsSources {
                 Ok(OsState::Proc { pidfd })
             }
             Filter::Signal => {
-                let sig = signal::validate(kev.ident)?;
+                let sig = super::signo::validate(kev.ident)?;
                 signal::install(sig)?;
                 if self.signal_pipe.is_none() {
                     let slot = signal::Slot::claim()?;

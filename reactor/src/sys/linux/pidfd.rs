@@ -40,22 +40,5 @@ pub(crate) fn exited(pidfd: &OwnedFd) -> bool {
 /// The wait status of an exited child (as `waitpid` gives it), without reaping it; 0 when the
 /// process is not our child or was already reaped.
 pub(crate) fn status(pidfd: &OwnedFd) -> i64 {
-    // SAFETY: a zeroed siginfo_t is a valid out-value for waitid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
-    // SAFETY: `info` is valid for writes; P_PIDFD takes the pidfd as the id.
-    let rc =
-        unsafe { libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
-    // SAFETY: waitid filled `info` (or left it zeroed); si_pid/si_status read the SIGCHLD fields.
-    let (pid, code, st) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
-    if rc != 0 || pid == 0 {
-        return 0;
-    }
-    let status = match code {
-        libc::CLD_EXITED => (st & 0xff) << 8,
-        libc::CLD_KILLED => st & 0x7f,
-        libc::CLD_DUMPED => (st & 0x7f) | 0x80,
-        _ => 0,
-    };
-    i64::from(status)
+    crate::sys::wait_status::peek(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t).unwrap_or(0)
 }

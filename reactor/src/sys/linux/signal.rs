@@ -2,11 +2,11 @@
 //! byte to one pipe per kqueue watching signals, without asking anyone to block signals.
 //!
 //! The handler is installed the first time a signal is watched and stays installed (as tokio's
-//! does). It chains to the handler that was there before; a disposition of `SIG_IGN` or
-//! `SIG_DFL` is replaced by counting (a watched signal no longer kills the process by default —
-//! documented on [`Filter::Signal`](crate::Filter::Signal)). `SIGCHLD` left at `SIG_IGN` is not
-//! touched, since ignoring it changes how children are reaped: such a knote never fires, as on
-//! FreeBSD.
+//! does); a later registration puts it back if the program replaced it since. It chains to the
+//! handler that was there before; a disposition of `SIG_IGN` or `SIG_DFL` is replaced by counting
+//! (a watched signal no longer kills the process by default — documented on
+//! [`Filter::Signal`](crate::Filter::Signal)). `SIGCHLD` left at `SIG_IGN` is not touched, since
+//! ignoring it changes how children are reaped: such a knote never fires, as on FreeBSD.
 //!
 //! Deliveries are counted in process-wide counters; each knote remembers the count it last saw,
 //! so several kqueues watching one signal all see it. Each kqueue watching signals holds one pipe
@@ -28,7 +28,6 @@ pub(crate) const NSIG: usize = 65;
 static COUNTS: [AtomicU64; NSIG] = [const { AtomicU64::new(0) }; NSIG];
 static PREV_ACTION: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSIG];
 static PREV_SIGINFO: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
-static INSTALLED: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 
 /// One pooled pipe. Nodes are leaked on purpose: the handler may be reading one at any moment.
 struct Node {
@@ -64,18 +63,6 @@ fn nodes() -> impl Iterator<Item = &'static Node> {
 /// Deliveries of `sig` so far in this process.
 pub(crate) fn count(sig: usize) -> u64 {
     COUNTS.get(sig).map_or(0, |c| c.load(Ordering::Acquire))
-}
-
-/// `EINVAL` for 0, numbers out of range, SIGKILL and SIGSTOP.
-pub(crate) fn validate(ident: usize) -> Result<i32, i32> {
-    match i32::try_from(ident) {
-        Ok(sig)
-            if (1..NSIG as i32).contains(&sig) && sig != libc::SIGKILL && sig != libc::SIGSTOP =>
-        {
-            Ok(sig)
-        }
-        _ => Err(libc::EINVAL),
-    }
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -115,20 +102,22 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     unsafe { *libc::__errno_location() = saved };
 }
 
-/// Installs the counting handler for `sig` (once per process).
+/// Installs the counting handler for `sig`, unless it is the current one. Called at each
+/// registration: a program that replaced it since (`signal(sig, SIG_IGN)`, a handler of its own)
+/// gets it back, chained to what the program set, as at the first install.
 pub(crate) fn install(sig: i32) -> Result<(), i32> {
     static INSTALL: Mutex<()> = Mutex::new(());
     let _serial = lock_std(&INSTALL);
     let idx = sig as usize;
-    if INSTALLED[idx].load(Ordering::Acquire) {
-        return Ok(());
-    }
     // SAFETY: a zeroed sigaction is a valid out-value; sigaction with a null new action only
     // reads the current one.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: see above.
     if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0 {
         return Err(super::errno());
+    }
+    if old.sa_sigaction == handler as *const () as usize {
+        return Ok(());
     }
     if sig == libc::SIGCHLD && old.sa_sigaction == libc::SIG_IGN {
         return Ok(()); // leave auto-reaping alone; the knote never fires (FreeBSD does the same)
@@ -147,7 +136,6 @@ pub(crate) fn install(sig: i32) -> Result<(), i32> {
     if unsafe { libc::sigaction(sig, &new, std::ptr::null_mut()) } != 0 {
         return Err(super::errno());
     }
-    INSTALLED[idx].store(true, Ordering::Release);
     Ok(())
 }
 
