@@ -461,6 +461,11 @@ impl Shared {
     #[cfg(all(unix, not(loom)))]
     fn harvest_now(&self) {
         let mut st = self.state.lock();
+        if st.polling {
+            // Its own poller is blocked on the same readiness and will report it (taking its
+            // records here would take its wake-ups too).
+            return self.leave(st);
+        }
         let mut tokens = Vec::new();
         let _ = self.harvest(&mut st, &mut tokens, crate::sys::WAIT_BATCH);
         self.refresh_children(&mut st);

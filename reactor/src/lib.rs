@@ -111,8 +111,10 @@
 //! - closed descriptors (Linux): see above; knotes linger, silent, until looked at, and a number
 //!   reused by the same file keeps its knotes (FreeBSD drops knotes at `close`, which no Linux
 //!   interface reports);
-//! - nesting (Linux): `data` as described above (FreeBSD counts queued knotes only); the fd of a
-//!   deep kqueue, polled from outside kq, is not readable for what happens below Linux's depth;
+//! - nesting: `data` as described above (FreeBSD counts queued knotes only); an edge event that
+//!   a kqueue's own waiter takes before a kqueue above it looks is not reported above (FreeBSD
+//!   would leave the intermediate knotes queued until scanned); on Linux the fd of a deep kqueue,
+//!   polled from outside kq, is not readable for what happens below Linux's nesting depth;
 //! - SIGNAL (Linux): a watched signal's default action is replaced by counting; PROC (Linux):
 //!   NOTE_EXIT only, the status of a non-child is 0; VNODE (Linux): inotify's view (see the
 //!   table);

@@ -347,3 +347,26 @@ fn item30_dropped_child_races_and_wide_trees() -> io::Result<()> {
     }
     Ok(())
 }
+
+// A thread blocked on the bottom of a deep chain and another blocked at the top: a (level) event
+// at the bottom wakes both; the bottom's own waiter collects it, and since it stays pending, the
+// top sees the chain readable. (An edge event taken at the bottom before the top looks is gone:
+// the top then sees nothing, where FreeBSD's intermediate knotes would stay queued until scanned.)
+#[test]
+fn item30_waiters_at_both_ends_of_a_deep_chain() -> io::Result<()> {
+    const LEN: usize = 8;
+    let kqs = chain(LEN)?;
+    let (r, w) = pipe()?;
+    register(&kqs[LEN - 1], &[add(ident(&r), Filter::Read, Flags::empty()).with_udata(100)])?;
+    let bottom = {
+        let kq = kqs[LEN - 1].clone();
+        thread::spawn(move || collect(&kq, Some(Duration::from_secs(20))))
+    };
+    let events = blocked_outer_woken_by(&kqs[0], || {
+        write_fd(&w, b"both").unwrap();
+    });
+    assert_eq!(events.iter().map(|e| e.udata).collect::<Vec<_>>(), [1], "{events:?}");
+    let got = bottom.join().expect("the bottom waiter")?;
+    assert_eq!(got.iter().map(|e| (e.udata, e.data)).collect::<Vec<_>>(), [(100, 4)]);
+    Ok(())
+}
