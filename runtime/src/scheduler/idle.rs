@@ -92,9 +92,16 @@ impl Idle {
 
     /// Waits until there may be work: `has_work` is checked before and under the lock.
     pub(crate) fn park(&self, park: &impl Park, has_work: &dyn Fn() -> bool) {
+        /// Leaves the idle count, also when unwinding.
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, AcqRel);
+            }
+        }
         self.count.fetch_add(1, AcqRel);
+        let _leave = Leave(&self.count);
         self.park_inner(park, has_work);
-        self.count.fetch_sub(1, AcqRel);
     }
 
     fn park_inner(&self, park: &impl Park, has_work: &dyn Fn() -> bool) {
@@ -140,5 +147,47 @@ impl Idle {
         self.lock().shutdown = true;
         self.cond.notify_all();
         park.unpark();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Idle, Park};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    /// A driver whose first `drive` panics (as a user waker could, were it not caught).
+    #[derive(Default)]
+    struct PanicsOnce(AtomicUsize);
+
+    impl Park for PanicsOnce {
+        fn drive(&self, _timeout: Option<Duration>) {
+            if self.0.fetch_add(1, SeqCst) == 0 {
+                panic!("drive panics");
+            }
+        }
+        fn unpark(&self) {}
+    }
+
+    /// The "driver held" flag is released when `drive` unwinds: the next idle worker drives
+    /// again instead of sleeping forever on the condition variable.
+    #[test]
+    fn a_panic_in_drive_releases_the_driver_role() {
+        let idle = Arc::new(Idle::default());
+        let park = Arc::new(PanicsOnce::default());
+        let (tx, rx) = mpsc::channel();
+        let (i, p) = (idle.clone(), park.clone());
+        std::thread::spawn(move || {
+            let first = catch_unwind(AssertUnwindSafe(|| i.park(&*p, &|| false)));
+            assert!(first.is_err(), "the first drive panics");
+            i.park(&*p, &|| false); // drives (returns at once), or sleeps forever if still held
+            i.poll_driver(&*p);
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(Duration::from_secs(20)).expect("the driver role was never released");
+        assert_eq!(park.0.load(SeqCst), 3, "drive calls: the panicking one, park, poll_driver");
+        assert_eq!(idle.count.load(SeqCst), 0, "the idle count was left raised");
     }
 }
