@@ -384,3 +384,52 @@ fn read_and_write_knotes_on_one_socket_are_independent() -> io::Result<()> {
     assert_eq!(kq.len(), 0);
     Ok(())
 }
+
+#[test]
+fn a_file_handle_is_ebadf() -> io::Result<()> {
+    use std::os::windows::io::AsRawHandle;
+    let kq = Kqueue::new()?;
+    let file = std::fs::File::open(std::env::current_exe()?)?;
+    let mut out = [Kevent::default(); 2];
+    let change = add(file.as_raw_handle() as usize, Filter::Read, Flags::empty());
+    let n = kq.kevent(&[change], &mut out, None)?;
+    assert_eq!((n, out[0].data), (1, i64::from(libc::EBADF)), "only sockets on Windows");
+    assert_eq!(kq.len(), 0);
+    Ok(())
+}
+
+#[test]
+fn delete_and_re_add_cycles_keep_delivering() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let (mut c, mut s) = pair()?;
+    let mut buf = [0u8; 1];
+    for round in 0..30u8 {
+        register(&kq, &[add(ident(&s), Filter::Read, Flags::empty())])?;
+        c.write_all(&[round])?;
+        let ev = wait_for(&kq, |e| e.filter == Filter::Read)?;
+        assert_eq!(ev.data, 1, "round {round}");
+        register(&kq, &[Kevent::new(ident(&s), Filter::Read, Flags::DELETE)])?;
+        s.read_exact(&mut buf)?;
+        assert_eq!(buf[0], round);
+    }
+    assert_quiet(&kq, "all deleted")?;
+    Ok(())
+}
+
+#[test]
+fn two_kqueues_watching_one_socket_both_deliver() -> io::Result<()> {
+    let (kq1, kq2) = (Kqueue::new()?, Kqueue::new()?);
+    let (mut c, s) = pair()?;
+    register(&kq1, &[add(ident(&s), Filter::Read, Flags::empty())])?;
+    register(&kq2, &[add(ident(&s), Filter::Read, Flags::CLEAR)])?;
+    c.write_all(b"both")?;
+    assert_eq!(wait_for(&kq1, |e| e.filter == Filter::Read)?.data, 4);
+    assert_eq!(wait_for(&kq2, |e| e.filter == Filter::Read)?.data, 4);
+    drop(kq1); // its watch goes; the other kqueue's stays
+    let mut buf = [0u8; 4];
+    (&s).read_exact(&mut buf)?;
+    assert_quiet(&kq2, "drained")?;
+    c.write_all(b"!")?;
+    assert_eq!(wait_for(&kq2, |e| e.filter == Filter::Read)?.data, 1);
+    Ok(())
+}

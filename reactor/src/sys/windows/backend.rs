@@ -192,3 +192,15 @@ impl Backend {
         self.poll.stats()
     }
 }
+
+impl Drop for Backend {
+    /// A kqueue dropped with sockets still watched: each wrapper is deregistered (freeing mio's
+    /// per-socket state) and its handle taken back out, never closed.
+    fn drop(&mut self) {
+        let watches = std::mem::take(&mut *lock_std(&self.watches));
+        for (_, mut w) in watches {
+            let _ = self.registry.deregister(&mut *w.source);
+            let _ = ManuallyDrop::into_inner(w.source).into_raw_socket();
+        }
+    }
+}
