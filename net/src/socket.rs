@@ -68,9 +68,17 @@ impl TcpSocket {
         self.inner.set_keepalive(on)
     }
 
-    /// SO_LINGER.
+    /// SO_LINGER. A duration longer than the OS's field holds (`i32::MAX` seconds; `u16::MAX`
+    /// on Windows) saturates to that: truncated, `2^32` seconds would have become 0, an abortive
+    /// close.
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        self.inner.set_linger(linger)
+        const MAX_SECS: u64 = if cfg!(windows) { u16::MAX as u64 } else { i32::MAX as u64 };
+        self.inner.set_linger(linger.map(|d| Duration::from_secs(d.as_secs().min(MAX_SECS))))
+    }
+
+    /// SO_LINGER as the OS reports it.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.inner.linger()
     }
 
     /// TCP_NODELAY.

@@ -205,3 +205,28 @@ fn connect_out_of_fds_reports_emfile_and_recovers() {
         connect_out_of_fds_body().unwrap_or_else(|e| panic!("{e} ({e:?})"))
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Huge durations in socket options (adversarial)
+
+/// SO_LINGER holds an int of seconds: a huge duration saturates instead of being truncated
+/// (2^32 s truncated to 0 would turn every close into an abortive reset).
+#[test]
+fn a_huge_linger_saturates_instead_of_truncating() {
+    isolated("a_huge_linger_saturates_instead_of_truncating", Duration::from_secs(20), || {
+        run(current_thread(), Duration::from_secs(10), "linger", async {
+            for d in [Duration::MAX, Duration::from_secs(1 << 32), Duration::from_secs(u64::MAX)] {
+                let socket = kq_net::TcpSocket::new_v4()?;
+                socket.set_linger(Some(d))?;
+                let got = socket.linger()?.expect("linger is on");
+                assert!(got >= Duration::from_secs(1 << 20), "set_linger({d:?}) gave {got:?}");
+            }
+            let socket = kq_net::TcpSocket::new_v4()?;
+            socket.set_linger(Some(Duration::ZERO))?;
+            assert_eq!(socket.linger()?, Some(Duration::ZERO));
+            socket.set_linger(None)?;
+            assert_eq!(socket.linger()?, None);
+            Ok(())
+        })
+    });
+}
