@@ -17,15 +17,16 @@ pub(crate) struct Stat {
     pub ino: u64,
     pub kind: FileType,
     pub size: i64,
-    pub mtime: (i64, i64),
-    pub ctime: (i64, i64),
+    /// Times in nanoseconds since the epoch (one i64 each: the snapshot of 100,000 files is
+    /// the watcher's main memory cost).
+    pub mtime: i64,
+    pub ctime: i64,
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
-    pub nlink: u64,
-    /// Birth time where the system gives it (Linux statx), else (0, 0): tells a file moved from
-    /// a new file that got a freed inode number again.
-    pub btime: (i64, i64),
+    /// Birth time where the system gives it (Linux statx), else 0: tells a file moved from a new
+    /// file that got a freed inode number again.
+    pub btime: i64,
 }
 
 impl Stat {
@@ -37,13 +38,12 @@ impl Stat {
             ino: st.st_ino as u64,
             kind: FileType::from_mode(st.st_mode as u32),
             size: st.st_size as i64,
-            mtime: (st.st_mtime as i64, nsec(st).0),
-            ctime: (st.st_ctime as i64, nsec(st).1),
+            mtime: ns(st.st_mtime as i64, nsec(st).0),
+            ctime: ns(st.st_ctime as i64, nsec(st).1),
             mode: st.st_mode as u32,
             uid: st.st_uid as u32,
             gid: st.st_gid as u32,
-            nlink: st.st_nlink as u64,
-            btime: (0, 0),
+            btime: 0,
         }
     }
 
@@ -58,14 +58,14 @@ impl Stat {
     pub fn same_file(&self, old: &Stat) -> bool {
         self.id() == old.id()
             && self.kind == old.kind
-            && (self.btime == (0, 0) || old.btime == (0, 0) || self.btime == old.btime)
+            && (self.btime == 0 || old.btime == 0 || self.btime == old.btime)
     }
 
     #[cfg(target_os = "linux")]
     fn from_statx(st: &libc::statx) -> Stat {
         let dev = libc::makedev(st.stx_dev_major, st.stx_dev_minor);
-        let ts = |t: &libc::statx_timestamp| (t.tv_sec, i64::from(t.tv_nsec));
-        let btime = if st.stx_mask & libc::STATX_BTIME != 0 { ts(&st.stx_btime) } else { (0, 0) };
+        let ts = |t: &libc::statx_timestamp| ns(t.tv_sec, i64::from(t.tv_nsec));
+        let btime = if st.stx_mask & libc::STATX_BTIME != 0 { ts(&st.stx_btime) } else { 0 };
         Stat {
             dev,
             ino: st.stx_ino,
@@ -76,10 +76,14 @@ impl Stat {
             mode: u32::from(st.stx_mode),
             uid: st.stx_uid,
             gid: st.stx_gid,
-            nlink: u64::from(st.stx_nlink),
             btime,
         }
     }
+}
+
+/// Seconds and nanoseconds as one count of nanoseconds (saturating: far past 2262 is clamped).
+fn ns(sec: i64, nsec: i64) -> i64 {
+    sec.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
 /// The nanoseconds of (mtime, ctime): the field names differ on NetBSD.
@@ -132,6 +136,16 @@ pub(crate) fn stat_at(dir: RawFd, name: &OsStr, follow: bool) -> io::Result<Stat
 /// `stat` (or `lstat`) of a path.
 pub(crate) fn stat_path(path: &Path, follow: bool) -> io::Result<Stat> {
     stat_at(libc::AT_FDCWD, path.as_os_str(), follow)
+}
+
+/// The link count of the file open at `fd` (0: it was deleted).
+pub(crate) fn nlink(fd: RawFd) -> io::Result<u64> {
+    // SAFETY: a zeroed `stat` is a valid out-value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is valid for writes; a bad fd gives EBADF.
+    check(unsafe { libc::fstat(fd, &mut st) })?;
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.st_nlink as u64)
 }
 
 /// `fstat` of an fd.

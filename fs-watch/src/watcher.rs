@@ -366,7 +366,7 @@ impl Watcher {
         let path = root.path.clone();
         let dir = root.dir;
         let fd = self.tree.dirs[dir].fd.as_raw_fd();
-        let deleted = sys::fstat(fd).map_or(true, |st| st.nlink == 0);
+        let deleted = sys::nlink(fd).map_or(true, |n| n == 0);
         let moved_to = if deleted { None } else { sys::fd_path(fd) };
         batch::flush_held(&mut self.tree, &mut self.held, Some(r), events);
         match moved_to {
