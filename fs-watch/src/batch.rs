@@ -20,6 +20,12 @@ use crate::sys::Stat;
 use crate::tree::{entry_path, DirId, Entry, Owner, Raw, Tree};
 
 /// How long a Remove waits for its Create half at most.
+///
+/// A rename across directories touches two directory knotes, and on a multi-thread runtime the
+/// watcher may look between their two events. So a Remove that finds no Create of the same
+/// (device, inode) in its batch is held until the next batch or for this long, whichever comes
+/// first, then reported as a Remove (before anything of the next batch). Plain deletes are
+/// therefore reported up to 20 ms late; Creates, Modifies and paired Renames never wait.
 pub const PAIR_WINDOW: Duration = Duration::from_millis(20);
 
 /// A Remove waiting for its Create half.
