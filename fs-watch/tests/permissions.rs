@@ -18,13 +18,19 @@ fn an_unreadable_subdirectory_is_an_error_item_and_the_rest_is_watched() -> io::
     fs::create_dir_all(root.join("open/inner"))?;
     fs::set_permissions(root.join("open/inner"), fs::Permissions::from_mode(0o777))?;
     fs::create_dir_all(root.join("locked/secret"))?;
-    fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o700))?;
+    // SAFETY: geteuid has no preconditions.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    // As root: owner-only, and the watching thread is not the owner. Otherwise: no access.
+    let mode = if root_user { 0o700 } else { 0o000 };
+    fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(mode))?;
     let root2 = root.clone();
     let handle = std::thread::spawn(move || -> io::Result<()> {
-        // SAFETY: raw syscall; -1 leaves the real and saved uids alone; this thread only.
-        let rc = unsafe { libc::syscall(libc::SYS_setresuid, -1i64, 65534i64, -1i64) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
+        if root_user {
+            // SAFETY: raw syscall; -1 leaves the real and saved uids alone; this thread only.
+            let rc = unsafe { libc::syscall(libc::SYS_setresuid, -1i64, 65534i64, -1i64) };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         let root = root2;
         block_on(async move {
@@ -41,5 +47,8 @@ fn an_unreadable_subdirectory_is_an_error_item_and_the_rest_is_watched() -> io::
             Ok(())
         })
     });
-    handle.join().expect("the watching thread panicked")
+    let result = handle.join().expect("the watching thread panicked");
+    // Let the temporary directory be removed.
+    fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o700))?;
+    result
 }
