@@ -1,6 +1,7 @@
-//! The one place that decides the backend: the kernel's kqueue on the BSDs and Apple systems,
-//! the emulated (mio) backend everywhere else. `--cfg kq_emulated` forces the emulated backend
-//! on a kqueue system too, so that its path can be tested wherever the suite runs.
+//! Decides `kq_native`: the kernel's kqueue on the BSDs and Apple systems. The backend switch
+//! itself (backend and OS sources per target) is `src/sys/mod.rs`. `--cfg kq_emulated` turns
+//! `kq_native` off on a kqueue system; the mio backend is built for Linux only, so there the switch
+//! stops with its `compile_error!`.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(kq_native)");

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use crate::core::{Core, Kind, Knote};
 use crate::kevent::{Filter, Flags, Kevent};
 use crate::sync::{lock_std as lock, Condvar, ProfiledGuard, ProfiledMutex};
-use crate::sys::{Backend, OsEvent, OsSources, OS_TOKEN};
+#[cfg(not(loom))]
+use crate::sys::FdBackend as _;
+use crate::sys::{Backend as _, BackendEvent, OsBackend, OsSources, OS_TOKEN};
 use crate::LockStats;
 
 pub(crate) type WeakShared = Weak<Shared>;
@@ -44,7 +46,7 @@ pub struct Kqueue {
 pub(crate) struct Shared {
     state: ProfiledMutex<State>,
     cond: Condvar,
-    backend: Backend,
+    backend: OsBackend,
     /// Nesting links: kqueues watching this one, and kqueues this one watches (with the ident
     /// under which it watches them). Only touched when nesting, never under another kqueue's
     /// state lock in the child-to-parent direction.
@@ -76,7 +78,7 @@ impl Kqueue {
     /// # Errors
     /// The OS error if the backend's poller or waker cannot be created (e.g. out of fds).
     pub fn new() -> io::Result<Kqueue> {
-        let backend = Backend::new()?;
+        let backend = OsBackend::new()?;
         let shared = Arc::new_cyclic(|me| Shared {
             state: ProfiledMutex::new(State {
                 core: Core::default(),
@@ -286,7 +288,7 @@ impl Shared {
     fn harvest(
         &self,
         st: &mut ProfiledGuard<'_, State>,
-        tokens: &mut Vec<OsEvent>,
+        tokens: &mut Vec<BackendEvent>,
         room: usize,
     ) -> io::Result<()> {
         let mut total = 0;
@@ -329,7 +331,7 @@ impl Shared {
         }
     }
 
-    fn activate_tokens(&self, st: &mut State, events: &mut Vec<OsEvent>) {
+    fn activate_tokens(&self, st: &mut State, events: &mut Vec<BackendEvent>) {
         for ev in events.drain(..) {
             if ev.token & OS_TOKEN != 0 {
                 st.os.handle(&ev, &mut st.core);
@@ -425,7 +427,7 @@ impl Shared {
     /// Waits for the OS (the poller's blocking wait). When kqueues below this one are not
     /// OS-nested (see `nest.rs`), their fds are polled along with this kqueue's own, and those
     /// found readable are harvested, which activates the knotes watching them up to here.
-    fn wait_os(&self, tokens: &mut Vec<OsEvent>, wait: Option<Duration>) -> io::Result<usize> {
+    fn wait_os(&self, tokens: &mut Vec<BackendEvent>, wait: Option<Duration>) -> io::Result<usize> {
         #[cfg(all(unix, not(loom)))]
         {
             let below = crate::nest::unnested_below(self);

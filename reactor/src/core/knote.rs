@@ -45,7 +45,7 @@ pub(crate) enum Kind {
     /// A user event; `triggered` is FreeBSD's `kn_hookid`.
     User { triggered: bool },
     /// VNODE, PROC or SIGNAL: a source the backend watches, with its per-knote state.
-    Os(crate::sys::OsState),
+    Os(crate::sys::OsSourceState),
 }
 
 /// One registration.

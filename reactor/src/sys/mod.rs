@@ -1,32 +1,13 @@
-//! The backends. One switch, here; the OS list lives in `build.rs` (which sets `kq_native`).
-//!
-//! # The backend contract
+//! The backends and the OS sources, chosen together for each target in one switch (below).
 //!
 //! A backend turns OS sources into *activations*; it never decides delivery semantics (the core
-//! does). Every backend defines `Backend` with the same methods:
-//!
-//! - `Backend::new() -> io::Result<Backend>`
-//! - `watch_fd(&self, fd)`: watch `fd` for readability and writability, edge-triggered, reporting
-//!   the fd number itself as the token. Watching an fd twice is not an error.
-//! - `rearm_fd(&self, fd)`: re-arm the watch so that the fd's current readiness is reported again
-//!   as an edge.
-//! - `unwatch_fd(&self, fd)`: stop watching (errors, e.g. an fd already closed, are ignored).
-//! - `watch_read(&self, fd, token)` / `unwatch_raw(&self, fd)`: the same for the reactor's own fds
-//!   (inotify, pidfds, the signal pipe), read interest, under a token with the `OS_TOKEN` bit.
-//! - `wait(&self, events, timeout) -> io::Result<usize>`: block until an OS source may have
-//!   changed, the waker fired or the timeout passed, appending an [`OsEvent`] per source seen, and
-//!   return the number of OS records read (at most [`WAIT_BATCH`]: a full batch means more may be
-//!   pending). Only one thread calls `wait` at a time (the reactor's `polling` flag guarantees
-//!   it); `Interrupted` may be returned.
-//! - `harvest(&self, events) -> io::Result<Harvest>`: the same without blocking, with a buffer of
-//!   its own ([`HARVEST_BATCH`] records), so that it may run while another thread is blocked in
-//!   `wait`. It may take the waker's record from that thread: it says so (`Harvest::woke`), and
-//!   the caller wakes again whoever still needs it.
-//! - `wake(&self)`: make a current or the next `wait` return.
-//! - `raw_fd(&self)`: the descriptor that is readable when OS events are pending (unix).
-//!
-//! Level semantics are obtained by re-evaluating the source itself (`source.rs`: zero-timeout
-//! `poll(2)`, `FIONREAD`, ...), so an edge-triggered poller is enough everywhere.
+//! does). Its contract is the [`Backend`] trait (and [`FdBackend`] for those that watch fds), so
+//! the compiler checks that every backend keeps it. Level semantics are obtained by re-evaluating
+//! the source itself (`source.rs`: zero-timeout `poll(2)`, `FIONREAD`, ...), so an
+//! edge-triggered poller is enough everywhere.
+
+use std::io;
+use std::time::Duration;
 
 use crate::kevent::Filter;
 
@@ -48,9 +29,9 @@ pub(crate) struct Harvest {
 /// Tokens with this bit set name the reactor's own sources, never a user's fd.
 pub(crate) const OS_TOKEN: usize = 1 << (usize::BITS - 2);
 
-/// One activation reported by a backend.
+/// One activation reported by a backend (any source: a user fd, or an `OS_TOKEN` source).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct OsEvent {
+pub(crate) struct BackendEvent {
     /// A user fd (READ/WRITE knotes), or an `OS_TOKEN` source.
     pub token: usize,
     /// For kernel knotes of the native backend: what the kernel reported.
@@ -77,44 +58,96 @@ pub(crate) const READY_WRHUP: u8 = 8;
 /// An error is pending.
 pub(crate) const READY_ERR: u8 = 16;
 
-#[cfg(all(unix, not(loom), any(target_os = "linux", kq_native)))]
+/// The contract of a backend.
+pub(crate) trait Backend: Sized + Send + Sync {
+    /// A new poller with its waker.
+    fn new() -> io::Result<Self>;
+    /// Blocks until an OS source may have changed, the waker fired or the timeout passed,
+    /// appending a [`BackendEvent`] per source seen, and returns the number of OS records read
+    /// (at most [`WAIT_BATCH`]: a full batch means more may be pending). Only one thread calls
+    /// `wait` at a time (the reactor's `polling` flag guarantees it); `Interrupted` may be
+    /// returned.
+    fn wait(&self, events: &mut Vec<BackendEvent>, timeout: Option<Duration>) -> io::Result<usize>;
+    /// The same without blocking, with a buffer of its own ([`HARVEST_BATCH`] records), so that
+    /// it may run while another thread is blocked in `wait`. It may take the waker's record from
+    /// that thread: it says so (`Harvest::woke`), and the caller wakes again whoever still needs
+    /// it.
+    fn harvest(&self, events: &mut Vec<BackendEvent>) -> io::Result<Harvest>;
+    /// Makes a current or the next `wait` return.
+    fn wake(&self);
+    /// The counters of the poll lock.
+    fn lock_stats(&self) -> crate::LockStats;
+}
+
+/// The contract of a backend that watches file descriptors (every one but the loom model).
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) trait FdBackend: Backend {
+    /// Watches `fd` for readability and writability, edge-triggered, reporting the fd number
+    /// itself as the token. Watching an fd twice is not an error.
+    fn watch_fd(&self, fd: usize) -> io::Result<()>;
+    /// Re-arms the watch so that the fd's current readiness is reported again as an edge.
+    fn rearm_fd(&self, fd: usize) -> io::Result<()>;
+    /// Stops watching (errors, e.g. an fd already closed, are ignored).
+    fn unwatch_fd(&self, fd: usize);
+    /// The descriptor that is readable when OS events are pending.
+    #[cfg(unix)]
+    fn raw_fd(&self) -> std::os::fd::RawFd;
+}
+
+#[cfg(all(unix, not(loom)))]
 mod signo;
 #[cfg(all(unix, not(loom)))]
 pub(crate) mod source;
-#[cfg(all(unix, not(loom), any(target_os = "linux", kq_native)))]
+#[cfg(all(unix, not(loom)))]
 mod wait_status;
 
-#[cfg(all(target_os = "linux", not(loom), not(kq_native)))]
-mod linux;
-#[cfg(all(target_os = "linux", not(loom), not(kq_native)))]
-pub(crate) use linux::{OsSources, OsState};
+// The backend switch: each arm names the backend of a target and its VNODE/PROC/SIGNAL sources
+// (`OsSources`, `OsSourceState`). The OS list of `kq_native` is in `build.rs`.
 
-#[cfg(all(not(loom), kq_native))]
-mod kqueue_notes;
-#[cfg(all(not(loom), kq_native))]
-pub(crate) use kqueue_notes::{OsSources, OsState};
-
-#[cfg(any(loom, all(not(kq_native), not(target_os = "linux"))))]
-mod no_os;
-#[cfg(any(loom, all(not(kq_native), not(target_os = "linux"))))]
-pub(crate) use no_os::{OsSources, OsState};
-
+// The loom model: no OS sources, a waker standing for the real ones.
 #[cfg(loom)]
 mod model;
 #[cfg(loom)]
-pub(crate) use model::Backend;
+mod no_os;
+#[cfg(loom)]
+pub(crate) use {
+    model::ModelBackend as OsBackend,
+    no_os::{OsSourceState, OsSources},
+};
 
+// FreeBSD, macOS, NetBSD, OpenBSD, DragonFly: the kernel's kqueue, and its own knotes.
 #[cfg(all(not(loom), kq_native))]
-mod kqueue;
+mod native;
 #[cfg(all(not(loom), kq_native))]
-pub(crate) use self::kqueue::Backend;
+pub(crate) use native::{
+    sources::{OsSourceState, OsSources},
+    NativeBackend as OsBackend,
+};
 
-#[cfg(all(not(loom), not(kq_native), not(windows)))]
-mod emulated;
-#[cfg(all(not(loom), not(kq_native), not(windows)))]
-pub(crate) use emulated::Backend;
+// Linux: mio (epoll), with inotify, pidfd and a signal pipe.
+#[cfg(all(not(loom), not(kq_native), target_os = "linux"))]
+mod linux;
+#[cfg(all(not(loom), not(kq_native), target_os = "linux"))]
+mod mio_poll;
+#[cfg(all(not(loom), not(kq_native), target_os = "linux"))]
+pub(crate) use {
+    linux::{OsSourceState, OsSources},
+    mio_poll::MioBackend as OsBackend,
+};
 
-#[cfg(all(windows, not(loom)))]
+// Windows: mio (IOCP and AFD) for sockets; no VNODE, PROC or SIGNAL.
+#[cfg(all(not(loom), windows))]
+mod no_os;
+#[cfg(all(not(loom), windows))]
 pub(crate) mod windows;
-#[cfg(all(windows, not(loom)))]
-pub(crate) use self::windows::Backend;
+#[cfg(all(not(loom), windows))]
+pub(crate) use {
+    no_os::{OsSourceState, OsSources},
+    windows::Backend as OsBackend,
+};
+
+#[cfg(not(any(loom, kq_native, target_os = "linux", windows)))]
+compile_error!(
+    "kq has no backend for this target: it runs on Linux, Windows and the kqueue systems \
+     (FreeBSD, macOS, NetBSD, OpenBSD, DragonFly)"
+);

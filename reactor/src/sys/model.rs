@@ -5,21 +5,22 @@
 use std::io;
 use std::time::Duration;
 
+use super::Backend;
 use crate::sync::{Condvar, Mutex};
 
-pub(crate) struct Backend {
+pub(crate) struct ModelBackend {
     woken: Mutex<bool>,
     cond: Condvar,
 }
 
-impl Backend {
-    pub(crate) fn new() -> io::Result<Backend> {
-        Ok(Backend { woken: Mutex::new(false), cond: Condvar::new() })
+impl Backend for ModelBackend {
+    fn new() -> io::Result<ModelBackend> {
+        Ok(ModelBackend { woken: Mutex::new(false), cond: Condvar::new() })
     }
 
-    pub(crate) fn wait(
+    fn wait(
         &self,
-        _events: &mut Vec<super::OsEvent>,
+        _events: &mut Vec<super::BackendEvent>,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
         let mut woken = self.woken.lock().unwrap_or_else(|p| p.into_inner());
@@ -34,16 +35,16 @@ impl Backend {
     }
 
     /// The model has no OS sources: nothing to harvest.
-    pub(crate) fn harvest(&self, _events: &mut Vec<super::OsEvent>) -> io::Result<super::Harvest> {
+    fn harvest(&self, _events: &mut Vec<super::BackendEvent>) -> io::Result<super::Harvest> {
         Ok(super::Harvest::default())
     }
 
-    pub(crate) fn wake(&self) {
+    fn wake(&self) {
         *self.woken.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.cond.notify_one();
     }
 
-    pub(crate) fn lock_stats(&self) -> crate::LockStats {
+    fn lock_stats(&self) -> crate::LockStats {
         crate::LockStats::default()
     }
 }

@@ -1,4 +1,4 @@
-//! VNODE, PROC and SIGNAL on Linux (the emulated backend): inotify, pidfd and a signal pipe, each
+//! VNODE, PROC and SIGNAL on Linux (the mio backend): inotify, pidfd and a signal pipe, each
 //! an fd registered in the backend's poller under a token of the reactor's own (`OS_TOKEN` bit).
 
 mod inotify;
@@ -8,7 +8,8 @@ mod signal;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::{Backend, OsEvent, OS_TOKEN};
+use super::mio_poll::MioBackend;
+use super::{BackendEvent, OS_TOKEN};
 use crate::core::{Core, Kind, Knote};
 use crate::kevent::{note, Filter, Kevent};
 
@@ -17,7 +18,7 @@ const SIGNAL_TOKEN: usize = OS_TOKEN | 1;
 const PIDFD_TOKEN: usize = OS_TOKEN | 2;
 
 /// Per-knote state of an OS source.
-pub(crate) enum OsState {
+pub(crate) enum OsSourceState {
     /// A VNODE knote: its inotify watch, and the size and link count last seen.
     Vnode { wd: i32, size: i64, nlink: u64 },
     /// A PROC knote: the process's pidfd.
@@ -45,7 +46,11 @@ fn os_errno(e: std::io::Error) -> i32 {
 }
 
 impl OsSources {
-    pub(crate) fn attach(&mut self, backend: &Backend, kev: &Kevent) -> Result<OsState, i32> {
+    pub(crate) fn attach(
+        &mut self,
+        backend: &MioBackend,
+        kev: &Kevent,
+    ) -> Result<OsSourceState, i32> {
         match kev.filter {
             Filter::Vnode => {
                 let st = fstat(kev.ident)?;
@@ -66,14 +71,14 @@ impl OsSources {
                 }
                 let ino = self.inotify.as_mut().ok_or(libc::EIO)?;
                 let wd = ino.add(kev.ident)?;
-                Ok(OsState::Vnode { wd, size: st.st_size, nlink: st.st_nlink })
+                Ok(OsSourceState::Vnode { wd, size: st.st_size, nlink: st.st_nlink })
             }
             Filter::Proc => {
                 let pidfd = pidfd::open(kev.ident, kev.fflags)?;
                 let raw = pidfd.as_raw_fd();
                 backend.watch_read(raw, PIDFD_TOKEN + raw as usize).map_err(os_errno)?;
                 self.pidfds.insert(raw, kev.ident);
-                Ok(OsState::Proc { pidfd })
+                Ok(OsSourceState::Proc { pidfd })
             }
             Filter::Signal => {
                 let sig = super::signo::validate(kev.ident)?;
@@ -84,25 +89,25 @@ impl OsSources {
                     self.signal_pipe = Some(slot);
                 }
                 *self.signals.entry(kev.ident).or_default() += 1;
-                Ok(OsState::Signal { last: signal::count(kev.ident) })
+                Ok(OsSourceState::Signal { last: signal::count(kev.ident) })
             }
             _ => Err(libc::EINVAL),
         }
     }
 
-    pub(crate) fn detach(&mut self, backend: &Backend, kn: &Knote) {
+    pub(crate) fn detach(&mut self, backend: &MioBackend, kn: &Knote) {
         let Kind::Os(state) = &kn.kind else { return };
         match state {
-            OsState::Vnode { wd, .. } => {
+            OsSourceState::Vnode { wd, .. } => {
                 if let Some(ino) = &mut self.inotify {
                     ino.remove(*wd, kn.ident);
                 }
             }
-            OsState::Proc { pidfd } => {
+            OsSourceState::Proc { pidfd } => {
                 backend.unwatch_raw(pidfd.as_raw_fd());
                 self.pidfds.remove(&pidfd.as_raw_fd());
             }
-            OsState::Signal { .. } => {
+            OsSourceState::Signal { .. } => {
                 if let Some(n) = self.signals.get_mut(&kn.ident) {
                     *n -= 1;
                     if *n == 0 {
@@ -120,7 +125,7 @@ impl OsSources {
 
     /// f_event for an OS knote.
     pub(crate) fn evaluate(&mut self, kn: &mut Knote) -> bool {
-        if let Kind::Os(OsState::Proc { pidfd }) = &kn.kind {
+        if let Kind::Os(OsSourceState::Proc { pidfd }) = &kn.kind {
             if kn.fflags & note::EXIT == 0 && pidfd::exited(pidfd) {
                 let status = pidfd::status(pidfd);
                 kn.fire_exit(status);
@@ -130,7 +135,7 @@ impl OsSources {
     }
 
     /// The poller reported one of our own fds.
-    pub(crate) fn handle(&mut self, ev: &OsEvent, core: &mut Core) {
+    pub(crate) fn handle(&mut self, ev: &BackendEvent, core: &mut Core) {
         match ev.token {
             INOTIFY_TOKEN => self.handle_inotify(core),
             SIGNAL_TOKEN => {
@@ -139,7 +144,7 @@ impl OsSources {
                 }
                 for &sig in self.signals.keys() {
                     core.os_update(sig, Filter::Signal, |kn| {
-                        if let Kind::Os(OsState::Signal { last }) = &mut kn.kind {
+                        if let Kind::Os(OsSourceState::Signal { last }) = &mut kn.kind {
                             let now = signal::count(sig);
                             kn.data = kn.data.saturating_add(now.saturating_sub(*last) as i64);
                             *last = now;
@@ -151,7 +156,7 @@ impl OsSources {
                 let raw = (t - PIDFD_TOKEN) as RawFd;
                 if let Some(&pid) = self.pidfds.get(&raw) {
                     core.os_update(pid, Filter::Proc, |kn| {
-                        if let Kind::Os(OsState::Proc { pidfd }) = &kn.kind {
+                        if let Kind::Os(OsSourceState::Proc { pidfd }) = &kn.kind {
                             if kn.fflags & note::EXIT == 0 && pidfd::exited(pidfd) {
                                 let status = pidfd::status(pidfd);
                                 kn.fire_exit(status);
@@ -195,7 +200,7 @@ impl OsSources {
 
 /// Adds the notes of one inotify event to a VNODE knote, checking size and link count.
 fn vnode(kn: &mut Knote, mut notes: u32, modified: bool, attrib: bool) {
-    let Kind::Os(OsState::Vnode { size, nlink, .. }) = &mut kn.kind else { return };
+    let Kind::Os(OsSourceState::Vnode { size, nlink, .. }) = &mut kn.kind else { return };
     // Each event updates only what it is about, so that a later event of the other kind still
     // sees its own change (a write then a link between two collections reports both).
     if modified || attrib {

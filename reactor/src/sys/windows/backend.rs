@@ -19,7 +19,9 @@ use std::time::Duration;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::sync::{lock_std, ProfiledMutex};
-use crate::sys::{Harvest, OsEvent, READY_ERR, READY_RDHUP, READY_READ, READY_WRHUP, READY_WRITE};
+use crate::sys::{
+    BackendEvent, Harvest, READY_ERR, READY_RDHUP, READY_READ, READY_WRHUP, READY_WRITE,
+};
 
 const WAKER: Token = Token(usize::MAX);
 
@@ -124,7 +126,7 @@ impl Backend {
 
     pub(crate) fn wait(
         &self,
-        out: &mut Vec<OsEvent>,
+        out: &mut Vec<BackendEvent>,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
         let mut guard = self.poll.lock();
@@ -134,7 +136,7 @@ impl Backend {
     /// See the contract in `sys/mod.rs`. mio's poll serves one thread at a time: while another
     /// thread holds it (blocked in [`wait`](Self::wait)), that thread reports what the OS has as
     /// soon as it comes (a completion wakes it), so there is nothing to take here.
-    pub(crate) fn harvest(&self, out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
+    pub(crate) fn harvest(&self, out: &mut Vec<BackendEvent>) -> io::Result<Harvest> {
         match self.poll.try_lock() {
             Some(mut guard) => self.poll_into(&mut guard, out, Some(Duration::ZERO)),
             None => Ok(Harvest::default()),
@@ -144,7 +146,7 @@ impl Backend {
     fn poll_into(
         &self,
         guard: &mut (Poll, Events),
-        out: &mut Vec<OsEvent>,
+        out: &mut Vec<BackendEvent>,
         timeout: Option<Duration>,
     ) -> io::Result<Harvest> {
         let (poll, events) = guard;
@@ -178,7 +180,7 @@ impl Backend {
                 w.armed &= !fired;
                 w.read_closed |= ready & READY_RDHUP != 0;
             }
-            out.push(OsEvent { token: e.token().0, ready, ..OsEvent::default() });
+            out.push(BackendEvent { token: e.token().0, ready, ..BackendEvent::default() });
         }
         Ok(harvest)
     }

@@ -40,6 +40,7 @@
 //! [`Flags::CLEAR`]: crate::Flags::CLEAR
 
 mod backend;
+mod contract;
 
 pub(crate) use backend::Backend;
 use backend::{DIR_READ, DIR_WRITE};

@@ -1,18 +1,18 @@
-//! The emulated backend (Linux; Windows for timers and user events): `mio::Poll`, edge-triggered,
-//! with a `mio::Waker` for wake-ups.
+//! The mio backend (Linux): `mio::Poll` over epoll, edge-triggered, with a `mio::Waker` for
+//! wake-ups.
 
 use std::io;
 use std::time::Duration;
 
 use mio::{Events, Poll, Token, Waker};
 
-use super::{Harvest, OsEvent};
+use super::{Backend, BackendEvent, FdBackend, Harvest};
 use crate::sync::ProfiledMutex;
 
 const WAKER: Token = Token(usize::MAX);
 
-/// See the contract in `sys/mod.rs`.
-pub(crate) struct Backend {
+/// A backend: see the contract, [`Backend`](crate::sys::Backend).
+pub(crate) struct MioBackend {
     poll: ProfiledMutex<(Poll, Events)>,
     #[cfg_attr(not(unix), allow(dead_code))]
     registry: mio::Registry,
@@ -21,14 +21,14 @@ pub(crate) struct Backend {
     fd: std::os::fd::RawFd,
 }
 
-impl Backend {
-    pub(crate) fn new() -> io::Result<Backend> {
+impl Backend for MioBackend {
+    fn new() -> io::Result<MioBackend> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(&registry, WAKER)?;
         #[cfg(unix)]
         let fd = std::os::fd::AsRawFd::as_raw_fd(&poll);
-        Ok(Backend {
+        Ok(MioBackend {
             poll: ProfiledMutex::new((poll, Events::with_capacity(super::WAIT_BATCH))),
             registry,
             waker,
@@ -37,55 +37,7 @@ impl Backend {
         })
     }
 
-    #[cfg(unix)]
-    pub(crate) fn watch_fd(&self, fd: usize) -> io::Result<()> {
-        use mio::{unix::SourceFd, Interest};
-        let raw = fd as std::os::fd::RawFd;
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        match self.registry.register(&mut SourceFd(&raw), Token(fd), interest) {
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                self.registry.reregister(&mut SourceFd(&raw), Token(fd), interest)
-            }
-            // Regular files cannot be watched by epoll; they are always ready, which the level
-            // evaluation reports without a watch.
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
-            r => r,
-        }
-    }
-
-    /// Re-arms the watch of `fd`: epoll then reports its current readiness as a new edge.
-    #[cfg(unix)]
-    pub(crate) fn rearm_fd(&self, fd: usize) -> io::Result<()> {
-        use mio::{unix::SourceFd, Interest};
-        let raw = fd as std::os::fd::RawFd;
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        self.registry.reregister(&mut SourceFd(&raw), Token(fd), interest)
-    }
-
-    #[cfg(unix)]
-    pub(crate) fn unwatch_fd(&self, fd: usize) {
-        let raw = fd as std::os::fd::RawFd;
-        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&raw));
-    }
-
-    /// Watches one of the reactor's own fds for reading, under `token`.
-    #[cfg(unix)]
-    pub(crate) fn watch_read(&self, fd: std::os::fd::RawFd, token: usize) -> io::Result<()> {
-        let source = &mut mio::unix::SourceFd(&fd);
-        self.registry.register(source, Token(token), mio::Interest::READABLE)
-    }
-
-    /// Stops watching one of the reactor's own fds.
-    #[cfg(unix)]
-    pub(crate) fn unwatch_raw(&self, fd: std::os::fd::RawFd) {
-        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
-    }
-
-    pub(crate) fn wait(
-        &self,
-        out: &mut Vec<OsEvent>,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
+    fn wait(&self, out: &mut Vec<BackendEvent>, timeout: Option<Duration>) -> io::Result<usize> {
         let mut guard = self.poll.lock();
         let (poll, events) = &mut *guard;
         poll.poll(events, timeout)?;
@@ -99,16 +51,16 @@ impl Backend {
                 (e.is_error(), super::READY_ERR),
             ];
             let ready = ready.iter().filter(|(on, _)| *on).fold(0, |acc, (_, bit)| acc | bit);
-            out.push(OsEvent { token: e.token().0, ready, ..OsEvent::default() });
+            out.push(BackendEvent { token: e.token().0, ready, ..BackendEvent::default() });
         }
         Ok(records)
     }
 
-    /// See the contract in `sys/mod.rs`: one non-blocking `epoll_wait` with a buffer of its own,
+    /// A backend: see the contract, [`Backend`](crate::sys::Backend). one non-blocking `epoll_wait` with a buffer of its own,
     /// so that it may run while another thread is blocked in [`wait`](Self::wait). The
     /// readiness bits are decoded as mio decodes them.
     #[cfg(unix)]
-    pub(crate) fn harvest(&self, out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
+    fn harvest(&self, out: &mut Vec<BackendEvent>) -> io::Result<Harvest> {
         let mut buf = [libc::epoll_event { events: 0, u64: 0 }; super::HARVEST_BATCH];
         // SAFETY: `buf` is valid for HARVEST_BATCH records; a zero timeout never blocks.
         let n = unsafe {
@@ -149,28 +101,76 @@ impl Backend {
             if has(libc::EPOLLERR) {
                 ready |= super::READY_ERR;
             }
-            out.push(OsEvent { token, ready, ..OsEvent::default() });
+            out.push(BackendEvent { token, ready, ..BackendEvent::default() });
         }
         Ok(h)
     }
 
     /// Windows: no fd is ever watched, so the OS has nothing to report but the waker.
     #[cfg(not(unix))]
-    pub(crate) fn harvest(&self, _out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
+    fn harvest(&self, _out: &mut Vec<BackendEvent>) -> io::Result<Harvest> {
         Ok(Harvest::default())
     }
 
-    pub(crate) fn wake(&self) {
+    fn wake(&self) {
         // A failed wake can only mean the eventfd counter is saturated, i.e. a wake is pending.
         let _ = self.waker.wake();
     }
 
+    fn lock_stats(&self) -> crate::LockStats {
+        self.poll.stats()
+    }
+}
+
+impl FdBackend for MioBackend {
     #[cfg(unix)]
-    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
-        self.fd
+    fn watch_fd(&self, fd: usize) -> io::Result<()> {
+        use mio::{unix::SourceFd, Interest};
+        let raw = fd as std::os::fd::RawFd;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        match self.registry.register(&mut SourceFd(&raw), Token(fd), interest) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.registry.reregister(&mut SourceFd(&raw), Token(fd), interest)
+            }
+            // Regular files cannot be watched by epoll; they are always ready, which the level
+            // evaluation reports without a watch.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
+            r => r,
+        }
     }
 
-    pub(crate) fn lock_stats(&self) -> crate::LockStats {
-        self.poll.stats()
+    /// Re-arms the watch of `fd`: epoll then reports its current readiness as a new edge.
+    #[cfg(unix)]
+    fn rearm_fd(&self, fd: usize) -> io::Result<()> {
+        use mio::{unix::SourceFd, Interest};
+        let raw = fd as std::os::fd::RawFd;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        self.registry.reregister(&mut SourceFd(&raw), Token(fd), interest)
+    }
+
+    #[cfg(unix)]
+    fn unwatch_fd(&self, fd: usize) {
+        let raw = fd as std::os::fd::RawFd;
+        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&raw));
+    }
+
+    #[cfg(unix)]
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd
+    }
+}
+
+impl MioBackend {
+    /// Watches one of the reactor's own fds for reading, under `token`.
+    #[cfg(unix)]
+    pub(crate) fn watch_read(&self, fd: std::os::fd::RawFd, token: usize) -> io::Result<()> {
+        let source = &mut mio::unix::SourceFd(&fd);
+        self.registry.register(source, Token(token), mio::Interest::READABLE)
+    }
+
+    /// Stops watching one of the reactor's own fds.
+    #[cfg(unix)]
+    pub(crate) fn unwatch_raw(&self, fd: std::os::fd::RawFd) {
+        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
     }
 }

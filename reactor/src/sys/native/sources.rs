@@ -6,12 +6,13 @@
 //! while) it was registered fires at once. Dispositions are untouched: a watched signal whose
 //! default action ends the process still ends it, as on FreeBSD.
 
-use super::{Backend, OsEvent};
+use super::NativeBackend;
 use crate::core::{Core, Kind, Knote};
 use crate::kevent::{note, Filter, Kevent};
+use crate::sys::BackendEvent;
 
 /// Per-knote state of an OS source.
-pub(crate) enum OsState {
+pub(crate) enum OsSourceState {
     /// A kernel knote.
     Kernel,
     /// A child that had already exited at registration, with its wait status.
@@ -63,7 +64,7 @@ pub(crate) fn filter_of(native: i64) -> Filter {
 
 /// The wait status of an exited child without reaping it, if `pid` is one.
 fn zombie_status(pid: libc::pid_t) -> Option<i64> {
-    super::wait_status::peek(libc::P_PID, pid as libc::id_t)
+    crate::sys::wait_status::peek(libc::P_PID, pid as libc::id_t)
 }
 
 fn proc_fflags(ours: u32) -> u32 {
@@ -74,14 +75,18 @@ fn proc_fflags(ours: u32) -> u32 {
 }
 
 impl OsSources {
-    pub(crate) fn attach(&mut self, backend: &Backend, kev: &Kevent) -> Result<OsState, i32> {
+    pub(crate) fn attach(
+        &mut self,
+        backend: &NativeBackend,
+        kev: &Kevent,
+    ) -> Result<OsSourceState, i32> {
         let fflags = match kev.filter {
             // kq's directory extension has no native counterpart.
             Filter::Vnode if kev.fflags & note::CHILDREN != 0 => return Err(libc::EOPNOTSUPP),
             Filter::Vnode => to_native(kev.fflags, &VNODE_NOTES),
             Filter::Proc => proc_fflags(kev.fflags),
             Filter::Signal => {
-                super::signo::validate(kev.ident)?;
+                crate::sys::signo::validate(kev.ident)?;
                 0
             }
             _ => return Err(libc::EINVAL),
@@ -89,20 +94,21 @@ impl OsSources {
         let filter = native_filter(kev.filter);
         let result = backend.kernel_add(kev.ident, filter, fflags);
         if kev.filter != Filter::Proc {
-            return result.map(|()| OsState::Kernel);
+            return result.map(|()| OsSourceState::Kernel);
         }
         let pid = libc::pid_t::try_from(kev.ident).map_err(|_| libc::ESRCH)?;
         match (result, zombie_status(pid)) {
-            (Ok(()), Some(status)) => Ok(OsState::Exited { status, kernel: true }),
-            (Ok(()), None) => Ok(OsState::Kernel),
-            (Err(libc::ESRCH), Some(status)) => Ok(OsState::Exited { status, kernel: false }),
+            (Ok(()), Some(status)) => Ok(OsSourceState::Exited { status, kernel: true }),
+            (Ok(()), None) => Ok(OsSourceState::Kernel),
+            (Err(libc::ESRCH), Some(status)) => Ok(OsSourceState::Exited { status, kernel: false }),
             (Err(e), _) => Err(e),
         }
     }
 
-    pub(crate) fn detach(&mut self, backend: &Backend, kn: &Knote) {
+    pub(crate) fn detach(&mut self, backend: &NativeBackend, kn: &Knote) {
         match &kn.kind {
-            Kind::Os(OsState::Kernel) | Kind::Os(OsState::Exited { kernel: true, .. }) => {
+            Kind::Os(OsSourceState::Kernel)
+            | Kind::Os(OsSourceState::Exited { kernel: true, .. }) => {
                 backend.kernel_delete(kn.ident, native_filter(kn.filter));
             }
             _ => {}
@@ -110,7 +116,7 @@ impl OsSources {
     }
 
     pub(crate) fn evaluate(&mut self, kn: &mut Knote) -> bool {
-        if let Kind::Os(OsState::Exited { status, .. }) = kn.kind {
+        if let Kind::Os(OsSourceState::Exited { status, .. }) = kn.kind {
             if kn.fflags & note::EXIT == 0 {
                 kn.fire_exit(status);
             }
@@ -118,7 +124,7 @@ impl OsSources {
         kn.fflags != 0 || kn.data != 0
     }
 
-    pub(crate) fn handle(&mut self, ev: &OsEvent, core: &mut Core) {
+    pub(crate) fn handle(&mut self, ev: &BackendEvent, core: &mut Core) {
         core.os_update(ev.ident, ev.filter, |kn| match kn.filter {
             Filter::Vnode => kn.fflags |= from_native(ev.fflags, &VNODE_NOTES) & kn.sfflags,
             Filter::Proc => {

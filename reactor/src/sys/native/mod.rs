@@ -10,22 +10,24 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{Harvest, OsEvent, HARVEST_BATCH, OS_TOKEN};
+use super::{Backend, BackendEvent, FdBackend, Harvest, HARVEST_BATCH, OS_TOKEN};
+
+pub(crate) mod sources;
 use crate::sync::ProfiledMutex;
 
 const WAKER_IDENT: usize = 0;
 
-/// See the contract in `sys/mod.rs`.
-pub(crate) struct Backend {
+/// A backend: see the contract, [`Backend`](crate::sys::Backend).
+pub(crate) struct NativeBackend {
     kq: OwnedFd,
     events: ProfiledMutex<Vec<libc::kevent>>,
 }
 
 // SAFETY: the only non-Send/Sync part is the `udata` raw pointer inside the buffered
 // `libc::kevent`s, which is never dereferenced (it carries an fd number).
-unsafe impl Send for Backend {}
+unsafe impl Send for NativeBackend {}
 // SAFETY: as above; the buffer is only reached through the mutex.
-unsafe impl Sync for Backend {}
+unsafe impl Sync for NativeBackend {}
 
 fn record(ident: usize, filter: i64, flags: u32, fflags: u32, udata: usize) -> libc::kevent {
     // SAFETY: `libc::kevent` is plain old data; all-zero is a valid value of it.
@@ -45,8 +47,8 @@ fn timespec(d: Duration) -> libc::timespec {
     }
 }
 
-impl Backend {
-    pub(crate) fn new() -> io::Result<Backend> {
+impl Backend for NativeBackend {
+    fn new() -> io::Result<NativeBackend> {
         // SAFETY: kqueue() takes no arguments and returns a new fd or -1.
         let fd = unsafe { libc::kqueue() };
         if fd < 0 {
@@ -59,12 +61,82 @@ impl Backend {
             return Err(io::Error::last_os_error());
         }
         let backend =
-            Backend { kq, events: ProfiledMutex::new(Vec::with_capacity(super::WAIT_BATCH)) };
+            NativeBackend { kq, events: ProfiledMutex::new(Vec::with_capacity(super::WAIT_BATCH)) };
         let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
         backend.change(&[record(WAKER_IDENT, libc::EVFILT_USER as i64, flags, 0, 0)])?;
         Ok(backend)
     }
 
+    fn wait(&self, out: &mut Vec<BackendEvent>, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut buf = self.events.lock();
+        let cap = buf.capacity();
+        // SAFETY: `buf` has room for `cap` records.
+        let n = unsafe { self.collect(buf.as_mut_ptr(), cap, timeout)? };
+        // SAFETY: the kernel initialised the first `n` records.
+        unsafe { buf.set_len(n) };
+        decode(&buf, out);
+        buf.clear();
+        Ok(n)
+    }
+
+    /// A backend: see the contract, [`Backend`](crate::sys::Backend). a zero-timeout `kevent` into a buffer of its own, so
+    /// that it may run while another thread is blocked in [`wait`](Self::wait).
+    fn harvest(&self, out: &mut Vec<BackendEvent>) -> io::Result<Harvest> {
+        // SAFETY: `libc::kevent` is plain old data; all-zero is a valid value of it.
+        let mut buf: [libc::kevent; HARVEST_BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: `buf` has room for HARVEST_BATCH records.
+        let n = match unsafe { self.collect(buf.as_mut_ptr(), HARVEST_BATCH, Some(Duration::ZERO)) }
+        {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(e),
+        };
+        let woke = buf[..n].iter().any(|ev| ev.filter as i64 == libc::EVFILT_USER as i64);
+        decode(&buf[..n], out);
+        Ok(Harvest { records: n, woke })
+    }
+
+    fn wake(&self) {
+        let trigger =
+            record(WAKER_IDENT, libc::EVFILT_USER as i64, 0, libc::NOTE_TRIGGER as u32, 0);
+        // A failed trigger can only mean the kqueue is gone; there is nobody left to wake.
+        let _ = self.change(&[trigger]);
+    }
+
+    fn lock_stats(&self) -> crate::LockStats {
+        self.events.stats()
+    }
+}
+
+impl FdBackend for NativeBackend {
+    fn watch_fd(&self, fd: usize) -> io::Result<()> {
+        let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
+        self.change(&[
+            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
+            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
+        ])
+    }
+
+    /// Re-adds the kernel knotes of `fd`: the kernel re-evaluates them and reports the current
+    /// readiness as a new event.
+    fn rearm_fd(&self, fd: usize) -> io::Result<()> {
+        self.watch_fd(fd)
+    }
+
+    fn unwatch_fd(&self, fd: usize) {
+        let flags = libc::EV_DELETE as u32;
+        let _ = self.change(&[
+            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
+            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
+        ]);
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        self.kq.as_raw_fd()
+    }
+}
+
+impl NativeBackend {
     /// Applies changes with EV_RECEIPT, returning the first error.
     fn change(&self, changes: &[libc::kevent]) -> io::Result<()> {
         let mut changes = changes.to_vec();
@@ -97,28 +169,6 @@ impl Backend {
         Ok(())
     }
 
-    pub(crate) fn watch_fd(&self, fd: usize) -> io::Result<()> {
-        let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
-        self.change(&[
-            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
-            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
-        ])
-    }
-
-    /// Re-adds the kernel knotes of `fd`: the kernel re-evaluates them and reports the current
-    /// readiness as a new event.
-    pub(crate) fn rearm_fd(&self, fd: usize) -> io::Result<()> {
-        self.watch_fd(fd)
-    }
-
-    pub(crate) fn unwatch_fd(&self, fd: usize) {
-        let flags = libc::EV_DELETE as u32;
-        let _ = self.change(&[
-            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
-            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
-        ]);
-    }
-
     /// Adds a kernel knote for a VNODE, PROC or SIGNAL knote of ours (EV_CLEAR, udata `OS_TOKEN`).
     pub(crate) fn kernel_add(&self, ident: usize, filter: i64, fflags: u32) -> Result<(), i32> {
         let flags = (libc::EV_ADD | libc::EV_CLEAR) as u32;
@@ -129,39 +179,6 @@ impl Backend {
     /// Deletes a kernel knote added by `kernel_add` (errors ignored: it may be gone already).
     pub(crate) fn kernel_delete(&self, ident: usize, filter: i64) {
         let _ = self.change(&[record(ident, filter, libc::EV_DELETE as u32, 0, OS_TOKEN)]);
-    }
-
-    pub(crate) fn wait(
-        &self,
-        out: &mut Vec<OsEvent>,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        let mut buf = self.events.lock();
-        let cap = buf.capacity();
-        // SAFETY: `buf` has room for `cap` records.
-        let n = unsafe { self.collect(buf.as_mut_ptr(), cap, timeout)? };
-        // SAFETY: the kernel initialised the first `n` records.
-        unsafe { buf.set_len(n) };
-        decode(&buf, out);
-        buf.clear();
-        Ok(n)
-    }
-
-    /// See the contract in `sys/mod.rs`: a zero-timeout `kevent` into a buffer of its own, so
-    /// that it may run while another thread is blocked in [`wait`](Self::wait).
-    pub(crate) fn harvest(&self, out: &mut Vec<OsEvent>) -> io::Result<Harvest> {
-        // SAFETY: `libc::kevent` is plain old data; all-zero is a valid value of it.
-        let mut buf: [libc::kevent; HARVEST_BATCH] = unsafe { std::mem::zeroed() };
-        // SAFETY: `buf` has room for HARVEST_BATCH records.
-        let n = match unsafe { self.collect(buf.as_mut_ptr(), HARVEST_BATCH, Some(Duration::ZERO)) }
-        {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e) => return Err(e),
-        };
-        let woke = buf[..n].iter().any(|ev| ev.filter as i64 == libc::EVFILT_USER as i64);
-        decode(&buf[..n], out);
-        Ok(Harvest { records: n, woke })
     }
 
     /// One `kevent` call collecting at most `cap` records into `buf`.
@@ -185,25 +202,10 @@ impl Backend {
         }
         Ok(n as usize)
     }
-
-    pub(crate) fn wake(&self) {
-        let trigger =
-            record(WAKER_IDENT, libc::EVFILT_USER as i64, 0, libc::NOTE_TRIGGER as u32, 0);
-        // A failed trigger can only mean the kqueue is gone; there is nobody left to wake.
-        let _ = self.change(&[trigger]);
-    }
-
-    pub(crate) fn raw_fd(&self) -> RawFd {
-        self.kq.as_raw_fd()
-    }
-
-    pub(crate) fn lock_stats(&self) -> crate::LockStats {
-        self.events.stats()
-    }
 }
 
 /// Translates the kernel's records into activations (the waker's record is skipped).
-fn decode(records: &[libc::kevent], out: &mut Vec<OsEvent>) {
+fn decode(records: &[libc::kevent], out: &mut Vec<BackendEvent>) {
     for ev in records {
         let filter = ev.filter as i64;
         if filter == libc::EVFILT_USER as i64 {
@@ -218,10 +220,10 @@ fn decode(records: &[libc::kevent], out: &mut Vec<OsEvent>) {
         } else {
             0
         };
-        out.push(OsEvent {
+        out.push(BackendEvent {
             token,
             ident: ev.ident as usize,
-            filter: super::kqueue_notes::filter_of(filter),
+            filter: sources::filter_of(filter),
             fflags: ev.fflags as u32,
             data: ev.data as i64,
             ready,
