@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses a subset
 
 use std::any::Any;
+#[cfg(unix)]
 use std::io;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
