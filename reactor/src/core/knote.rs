@@ -52,6 +52,8 @@ pub(crate) enum Kind {
 pub(crate) struct Knote {
     pub ident: usize,
     pub filter: Filter,
+    /// The operations of its filter.
+    pub ops: &'static dyn super::filter::FilterOps,
     /// ONESHOT / CLEAR / DISPATCH / RECEIPT, fixed at creation.
     pub flags: Flags,
     /// Requested fflags (`kn_sfflags`) and data (`kn_sdata`).
@@ -95,13 +97,6 @@ impl Knote {
             self.eof = true;
             self.flags |= Flags::ONESHOT;
         }
-    }
-
-    /// A READ/WRITE knote that trusts the backend's edges (`NOTE_NODATA` with an edge mode).
-    pub fn trusts_edges(&self) -> bool {
-        matches!(self.kind, Kind::Fd { .. })
-            && self.sfflags & crate::kevent::note::NODATA != 0
-            && self.flags.intersects(Flags::CLEAR | Flags::ONESHOT | Flags::DISPATCH)
     }
 
     /// Ready to be put on the queue: active, enabled and not already queued.

@@ -6,7 +6,9 @@
 //! profiled lock, so every method here runs with that lock held; nothing here blocks, wakes a
 //! waker or calls user code.
 
+mod filter;
 mod knote;
+pub(crate) mod ready;
 mod timer;
 
 use std::collections::{HashMap, VecDeque};
@@ -16,7 +18,8 @@ use std::time::Instant;
 pub(crate) use knote::FdType;
 pub(crate) use knote::{Kind, Knote, Status};
 
-use crate::kevent::{note, Filter, Flags, Kevent};
+use crate::kevent::{Filter, Flags, Kevent};
+use filter::Fds;
 use timer::TimerHeap;
 
 /// What the core needs from the platform, for knotes whose source is outside the core.
@@ -52,7 +55,7 @@ pub(crate) struct Core {
     knotes: slab::Slab<Knote>,
     table: HashMap<(usize, Filter), usize>,
     /// Identity (`st_dev`, `st_ino`) of each fd that has READ, WRITE or VNODE knotes.
-    fds: HashMap<usize, (u64, u64)>,
+    fds: Fds,
     /// The ready queue: (slab key, knote generation). Entries of deleted knotes are skipped.
     queue: VecDeque<(usize, u64)>,
     /// Live entries on the queue (FreeBSD's `kq_count`).
@@ -120,20 +123,21 @@ impl Core {
         if kev.flags.contains(Flags::ENABLE | Flags::DISABLE) {
             return Err(libc::EINVAL);
         }
-        let identity = match kev.filter {
-            Filter::Unknown(_) => return Err(libc::EINVAL),
-            Filter::Read | Filter::Write | Filter::Vnode => {
-                let identity = io.identity(kev.ident)?;
-                self.purge_reused_fd(kev.ident, identity, io);
-                Some(identity)
-            }
-            _ => None,
+        let ops = filter::ops(kev.filter).ok_or(libc::EINVAL)?;
+        let identity = if ops.is_fd() {
+            let identity = io.identity(kev.ident)?;
+            self.purge_reused_fd(kev.ident, identity, io);
+            Some(identity)
+        } else {
+            None
         };
         let key = match self.table.get(&(kev.ident, kev.filter)) {
             Some(&key) => key,
             // EV_ADD|EV_DELETE on a missing knote takes the create path and the knote stays,
             // as in FreeBSD's kqueue_register (the delete only applies to an existing knote).
-            None if kev.flags.contains(Flags::ADD) => return self.create(kev, identity, io, now),
+            None if kev.flags.contains(Flags::ADD) => {
+                return self.create(ops, kev, identity, io, now)
+            }
             None => return Err(libc::ENOENT),
         };
         if kev.flags.contains(Flags::DELETE) {
@@ -164,50 +168,21 @@ impl Core {
 
     fn create(
         &mut self,
+        ops: &'static dyn filter::FilterOps,
         kev: &Kevent,
         identity: Option<(u64, u64)>,
         io: &mut dyn Io,
         now: Instant,
     ) -> Result<(), i32> {
-        let mut flags = kev.flags & Flags::STORED;
-        let mut sfflags = kev.fflags;
-        let mut first = false;
-        let kind = match kev.filter {
-            Filter::Read | Filter::Write => {
-                let identity = identity.ok_or(libc::EBADF)?;
-                first = !self.has(kev.ident, Filter::Read) && !self.has(kev.ident, Filter::Write);
-                let kind = io.attach_fd(kev, identity, first)?;
-                self.fds.insert(kev.ident, identity);
-                kind
-            }
-            Filter::Vnode => {
-                let identity = identity.ok_or(libc::EBADF)?;
-                let kind = io.attach_os(kev)?;
-                self.fds.insert(kev.ident, identity);
-                kind
-            }
-            Filter::Timer => {
-                let spec = timer::spec(kev.fflags, kev.data, kev.flags, now)?;
-                flags |= Flags::CLEAR;
-                Kind::Timer { deadline: spec.deadline, period: spec.period, gen: 0 }
-            }
-            Filter::User => {
-                sfflags &= note::FFLAGSMASK;
-                Kind::User { triggered: kev.fflags & note::TRIGGER != 0 }
-            }
-            Filter::Proc | Filter::Signal => {
-                flags |= Flags::CLEAR;
-                io.attach_os(kev)?
-            }
-            Filter::Unknown(_) => return Err(libc::EINVAL),
-        };
+        let attached = ops.attach(self, kev, identity, io, now)?;
         self.next_gen += 1;
         let gen = self.next_gen;
         let key = self.knotes.insert(Knote {
             ident: kev.ident,
             filter: kev.filter,
-            flags,
-            sfflags,
+            ops,
+            flags: (kev.flags & Flags::STORED) | attached.flags,
+            sfflags: attached.sfflags,
             sdata: kev.data,
             udata: kev.udata,
             fflags: 0,
@@ -215,90 +190,24 @@ impl Core {
             eof: false,
             status: Status::empty(),
             gen,
-            kind,
+            kind: attached.kind,
         });
         self.table.insert((kev.ident, kev.filter), key);
-        self.arm_timer(key);
-        let kn = &self.knotes[key];
+        ops.inserted(self, key);
         if kev.flags.contains(Flags::DISABLE) {
             self.knotes[key].status.insert(Status::DISABLED);
-        } else if kn.trusts_edges() && io.arm_edges(kn, first) {
-            // The backend reports the current readiness as an edge: no evaluation needed.
         } else {
-            self.evaluate_and_queue(key, io);
+            ops.start(self, key, attached.first, io);
         }
         Ok(())
     }
 
-    /// The modify half of EV_ADD (and of a change without ADD on an existing knote): udata is
-    /// overwritten, and the request replaced (TIMER and USER have their own touch rules).
+    /// The modify half of EV_ADD (and of a change without ADD on an existing knote): the filter's
+    /// touch, then udata is overwritten.
     fn modify(&mut self, key: usize, kev: &Kevent, now: Instant) {
-        let kn = &mut self.knotes[key];
-        match &mut kn.kind {
-            Kind::User { triggered } => {
-                if kev.fflags & note::TRIGGER != 0 {
-                    *triggered = true;
-                }
-                let ff = kev.fflags & note::FFLAGSMASK;
-                match kev.fflags & note::FFCTRLMASK {
-                    note::FFAND => kn.sfflags &= ff,
-                    note::FFOR => kn.sfflags |= ff,
-                    note::FFCOPY => kn.sfflags = ff,
-                    _ => {}
-                }
-                kn.sdata = kev.data;
-                if kev.flags.contains(Flags::CLEAR) {
-                    *triggered = false;
-                    kn.data = 0;
-                    kn.fflags = 0;
-                }
-            }
-            Kind::Timer { .. } if kev.flags.contains(Flags::ADD) => {
-                // Re-adding restarts the timer and throws away undelivered expirations. With an
-                // invalid request the change still succeeds and the timer is stopped, as in
-                // FreeBSD's filt_timertouch: the knote stays, silent, until a valid re-add.
-                let spec = timer::spec(kev.fflags, kev.data, kn.flags, now)
-                    .unwrap_or(timer::TimerSpec { deadline: None, period: None });
-                kn.sfflags = kev.fflags;
-                kn.sdata = kev.data;
-                kn.data = 0;
-                kn.status.remove(Status::ACTIVE);
-                if kn.status.contains(Status::QUEUED) {
-                    kn.status.remove(Status::QUEUED);
-                    self.queued -= 1;
-                    // The stale queue entry is skipped: give the knote a new generation.
-                    self.next_gen += 1;
-                    kn.gen = self.next_gen;
-                }
-                if let Kind::Timer { deadline, period, .. } = &mut kn.kind {
-                    *deadline = spec.deadline;
-                    *period = spec.period;
-                }
-                self.arm_timer(key);
-            }
-            Kind::Timer { .. } => {}
-            _ => {
-                kn.sfflags = kev.fflags;
-                kn.sdata = kev.data;
-            }
-        }
+        let ops = self.knotes[key].ops;
+        ops.touch(self, key, kev, now);
         self.knotes[key].udata = kev.udata;
-    }
-
-    /// Puts the timer of `key` in the heap for its current deadline (a new arming generation).
-    fn arm_timer(&mut self, key: usize) {
-        let kn = &mut self.knotes[key];
-        if let Kind::Timer { deadline, gen, .. } = &mut kn.kind {
-            if *gen != 0 {
-                self.timers.disarm();
-            }
-            self.next_gen += 1;
-            *gen = self.next_gen;
-            match deadline {
-                Some(d) => self.timers.arm(*d, *gen, key),
-                None => *gen = 0,
-            }
-        }
     }
 
     /// Evaluates the filter (unless disabled) and queues the knote if it became active.
@@ -326,21 +235,10 @@ impl Core {
         if kn.status.contains(Status::QUEUED) {
             self.queued -= 1;
         }
-        if kn.filter.is_fd() && self.fd_knotes(kn.ident).next().is_none() {
+        if kn.ops.is_fd() && self.fd_knotes(kn.ident).next().is_none() {
             self.fds.remove(&kn.ident);
         }
-        match kn.kind {
-            Kind::Timer { gen, .. } if gen != 0 => {
-                self.timers.disarm();
-                self.compact_timers();
-            }
-            Kind::Fd { .. } | Kind::Nested(_) => {
-                let last = !self.has(kn.ident, Filter::Read) && !self.has(kn.ident, Filter::Write);
-                io.detach_fd(&kn, last);
-            }
-            Kind::Os(_) => io.detach_os(&kn),
-            _ => {}
-        }
+        kn.ops.detach(self, &kn, io);
     }
 
     /// The backend saw activity on a source: re-evaluate the knotes it names and queue the active.
@@ -350,68 +248,16 @@ impl Core {
         }
     }
 
-    /// The backend reported readiness `ready` (`READY_*` bits) on the fd of `key`: a knote that
-    /// trusts edges takes it as is; the others are evaluated against the source.
-    pub fn activate_edge(&mut self, key: usize, ready: u8, io: &mut dyn Io) {
-        use crate::sys::{READY_ERR, READY_RDHUP, READY_READ, READY_WRHUP, READY_WRITE};
-        let Some(kn) = self.knotes.get_mut(key) else { return };
-        if !kn.trusts_edges() {
-            return self.evaluate_and_observe(key, io);
-        }
-        let (want, hup) = match kn.filter {
-            Filter::Write => (READY_WRITE | READY_WRHUP | READY_ERR, READY_WRHUP | READY_ERR),
-            _ => (READY_READ | READY_RDHUP | READY_ERR, READY_RDHUP | READY_ERR),
-        };
-        if ready & want != 0 {
-            kn.eof = ready & hup != 0;
-            kn.status.insert(Status::ACTIVE);
-            self.enqueue_if_wanted(key);
-        }
-    }
-
     /// Like `evaluate_and_queue`, but a disabled knote is observed too (its ACTIVE bit is kept
     /// for EV_ENABLE), as FreeBSD's filters keep running while a knote is disabled.
     fn evaluate_and_observe(&mut self, key: usize, io: &mut dyn Io) {
         let kn = &mut self.knotes[key];
-        match evaluate(kn, &self.fds, io) {
+        match kn.ops.event(kn, &self.fds, io) {
             Ok(true) => kn.status.insert(Status::ACTIVE),
             Ok(false) => {}
             Err(()) => return self.drop_knote(key, io),
         }
         self.enqueue_if_wanted(key);
-    }
-
-    /// Fires due timers: counts expirations, queues the knotes, re-arms periodic ones.
-    pub fn fire_timers(&mut self, now: Instant) {
-        while let Some((due, gen, key)) = self.timers.pop_due(now) {
-            let Some(kn) = self.knotes.get_mut(key) else { continue };
-            let Kind::Timer { deadline, period, gen: armed } = &mut kn.kind else { continue };
-            if *armed != gen {
-                continue;
-            }
-            self.timers.fired();
-            let (count, next) = timer::expirations(due, *period, now);
-            kn.data = kn.data.saturating_add(count);
-            kn.status.insert(Status::ACTIVE);
-            *deadline = next;
-            if next.is_some() {
-                self.arm_timer(key);
-            } else if let Kind::Timer { gen, .. } = &mut self.knotes[key].kind {
-                *gen = 0;
-            }
-            self.enqueue_if_wanted(key);
-        }
-        self.compact_timers();
-    }
-
-    /// Drops stale heap entries once they outnumber the armed timers (cheap when they do not).
-    fn compact_timers(&mut self) {
-        let knotes = &self.knotes;
-        self.timers.compact(|gen, key| {
-            knotes
-                .get(key)
-                .is_some_and(|kn| matches!(kn.kind, Kind::Timer { gen: g, .. } if g == gen))
-        });
     }
 
     /// The collection scan (kqueue_scan): fills `out` from the ready queue. Each knote queued when
@@ -433,7 +279,7 @@ impl Core {
                 continue;
             }
             if kn.flags.contains(Flags::ONESHOT) {
-                if !kn.trusts_edges() && file_gone(kn, &self.fds, io) {
+                if !kn.ops.trusts_edges(kn) && filter::file_gone(kn, &self.fds, io) {
                     kn.status.remove(Status::QUEUED);
                     self.queued -= 1;
                     self.drop_knote(key, io);
@@ -446,7 +292,8 @@ impl Core {
                 self.drop_knote(key, io);
                 continue;
             }
-            let holds = if kn.trusts_edges() { Ok(true) } else { evaluate(kn, &self.fds, io) };
+            let ops = kn.ops;
+            let holds = if ops.trusts_edges(kn) { Ok(true) } else { ops.event(kn, &self.fds, io) };
             match holds {
                 Ok(true) => {}
                 Ok(false) => {
@@ -460,18 +307,11 @@ impl Core {
                 }
             }
             out[n] = kn.to_event();
+            ops.deliver(kn, &mut out[n]);
             n += 1;
-            if let Kind::User { .. } = kn.kind {
-                out[n - 1].fflags = kn.sfflags;
-                out[n - 1].data = kn.sdata;
-            }
             if kn.flags.intersects(Flags::CLEAR | Flags::DISPATCH) {
                 if kn.flags.contains(Flags::CLEAR) {
-                    kn.data = 0;
-                    kn.fflags = 0;
-                    if let Kind::User { triggered } = &mut kn.kind {
-                        *triggered = false;
-                    }
+                    ops.clear(kn);
                 }
                 if kn.flags.contains(Flags::DISPATCH) {
                     kn.status.insert(Status::DISABLED);
@@ -487,30 +327,5 @@ impl Core {
             }
         }
         n
-    }
-}
-
-/// f_event: does the knote's condition hold now? `Err`: the knote's source is gone.
-fn evaluate(kn: &mut Knote, fds: &HashMap<usize, (u64, u64)>, io: &mut dyn Io) -> Result<bool, ()> {
-    match kn.kind {
-        Kind::User { triggered } => Ok(triggered),
-        Kind::Timer { .. } => Ok(kn.data != 0),
-        // READ/WRITE check their file's identity in `io.evaluate`; a VNODE knote's source (an
-        // inotify watch, a kernel note) follows the inode, not the fd, so it is checked here.
-        Kind::Os(_) if kn.filter == Filter::Vnode && file_gone(kn, fds, io) => Err(()),
-        Kind::Fd { .. } | Kind::Nested(_) | Kind::Os(_) => io.evaluate(kn),
-    }
-}
-
-/// True when the fd of an fd knote (READ, WRITE, VNODE) no longer names the file the knote was
-/// made for: closed, or closed and its number reused by another file. FreeBSD drops knotes at
-/// close; here they are dropped when next looked at, before they can report anything.
-fn file_gone(kn: &Knote, fds: &HashMap<usize, (u64, u64)>, io: &mut dyn Io) -> bool {
-    if !kn.filter.is_fd() {
-        return false;
-    }
-    match fds.get(&kn.ident) {
-        Some(&known) => io.identity(kn.ident) != Ok(known),
-        None => true,
     }
 }

@@ -47,16 +47,12 @@ pub(crate) struct BackendEvent {
     pub ready: u8,
 }
 
-/// Readable.
-pub(crate) const READY_READ: u8 = 1;
-/// Writable.
-pub(crate) const READY_WRITE: u8 = 2;
-/// The read side hung up.
-pub(crate) const READY_RDHUP: u8 = 4;
-/// The write side hung up (or the peer is gone).
-pub(crate) const READY_WRHUP: u8 = 8;
-/// An error is pending.
-pub(crate) const READY_ERR: u8 = 16;
+/// The readiness bits of a [`BackendEvent`] (defined by the core, which reads them).
+#[cfg_attr(loom, allow(unused_imports))]
+pub(crate) use crate::core::ready::{
+    ERR as READY_ERR, RDHUP as READY_RDHUP, READ as READY_READ, WRHUP as READY_WRHUP,
+    WRITE as READY_WRITE,
+};
 
 /// The contract of a backend.
 pub(crate) trait Backend: Sized + Send + Sync {

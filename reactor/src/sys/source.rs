@@ -4,7 +4,7 @@
 
 use std::mem::MaybeUninit;
 
-pub(crate) use crate::core::FdType;
+use crate::core::FdType;
 use crate::kevent::{note, Filter};
 
 /// The result of evaluating an fd.

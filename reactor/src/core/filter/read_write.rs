@@ -1,0 +1,85 @@
+//! EVFILT_READ and EVFILT_WRITE: a file descriptor, or another kqueue (nesting, READ only). The
+//! platform evaluates the fd (`Io::evaluate`); a knote with `NOTE_NODATA` and an edge mode takes
+//! the backend's edges as they are.
+
+use std::time::Instant;
+
+use super::{Attached, Fds, FilterOps};
+use crate::core::{ready, Core, Io, Kind, Knote, Status};
+use crate::kevent::{note, Filter, Flags, Kevent};
+
+pub(super) struct ReadWrite;
+
+impl FilterOps for ReadWrite {
+    fn is_fd(&self) -> bool {
+        true
+    }
+
+    fn attach(
+        &self,
+        core: &mut Core,
+        kev: &Kevent,
+        identity: Option<(u64, u64)>,
+        io: &mut dyn Io,
+        _now: Instant,
+    ) -> Result<Attached, i32> {
+        let identity = identity.ok_or(libc::EBADF)?;
+        let first = !core.has(kev.ident, Filter::Read) && !core.has(kev.ident, Filter::Write);
+        let kind = io.attach_fd(kev, identity, first)?;
+        core.fds.insert(kev.ident, identity);
+        Ok(Attached { first, ..Attached::new(kind, kev) })
+    }
+
+    fn start(&self, core: &mut Core, key: usize, first: bool, io: &mut dyn Io) {
+        let kn = &core.knotes[key];
+        if self.trusts_edges(kn) && io.arm_edges(kn, first) {
+            // The backend reports the current readiness as an edge: no evaluation needed.
+            return;
+        }
+        core.evaluate_and_queue(key, io);
+    }
+
+    fn detach(&self, core: &mut Core, kn: &Knote, io: &mut dyn Io) {
+        let last = !core.has(kn.ident, Filter::Read) && !core.has(kn.ident, Filter::Write);
+        io.detach_fd(kn, last);
+    }
+
+    fn event(&self, kn: &mut Knote, _fds: &Fds, io: &mut dyn Io) -> Result<bool, ()> {
+        // The platform checks the file's identity as it evaluates it.
+        io.evaluate(kn)
+    }
+
+    fn trusts_edges(&self, kn: &Knote) -> bool {
+        kn.trusts_edges()
+    }
+}
+
+impl Core {
+    /// The backend reported readiness `ready` (`ready::*` bits) on the fd of `key`: a knote that
+    /// trusts edges takes it as is; the others are evaluated against the source.
+    pub fn activate_edge(&mut self, key: usize, ready: u8, io: &mut dyn Io) {
+        let Some(kn) = self.knotes.get_mut(key) else { return };
+        if !kn.ops.trusts_edges(kn) {
+            return self.evaluate_and_observe(key, io);
+        }
+        let (want, hup) = match kn.filter {
+            Filter::Write => (ready::WRITE | ready::WRHUP | ready::ERR, ready::WRHUP | ready::ERR),
+            _ => (ready::READ | ready::RDHUP | ready::ERR, ready::RDHUP | ready::ERR),
+        };
+        if ready & want != 0 {
+            kn.eof = ready & hup != 0;
+            kn.status.insert(Status::ACTIVE);
+            self.enqueue_if_wanted(key);
+        }
+    }
+}
+
+impl Knote {
+    /// A READ/WRITE knote on an fd that trusts the backend's edges (`NOTE_NODATA` with an edge
+    /// mode).
+    pub fn trusts_edges(&self) -> bool {
+        matches!(self.kind, Kind::Fd { .. })
+            && self.sfflags & note::NODATA != 0
+            && self.flags.intersects(Flags::CLEAR | Flags::ONESHOT | Flags::DISPATCH)
+    }
+}
