@@ -22,8 +22,8 @@ pub struct Bar {
 }
 
 /// A horizontal bar chart of time ratios on a log2 axis, each bar drawn from the parity line
-/// (1x, dashed), with the min-max of the rounds as whiskers. Green: kq faster; amber: up to
-/// 1.5x slower; red: slower still.
+/// (1x, dashed), with the min-max of the rounds as whiskers (clipped at 1/8x and 8x). Green: kq
+/// faster; amber: up to 1.5x slower; red: slower still.
 pub fn ratio_chart(title: &str, subtitle: &str, bars: &[Bar]) -> String {
     const PLOT_W: f64 = 420.0;
     // About 6.2 px per character at font-size 11.
@@ -33,9 +33,14 @@ pub fn ratio_chart(title: &str, subtitle: &str, bars: &[Bar]) -> String {
     const GAP: f64 = 6.0;
     const TOP: f64 = 62.0;
     let finite = |v: f64| if v.is_finite() && v > 0.0 { v } else { 1.0 };
-    let lo_exp = bars.iter().map(|b| finite(b.lo)).fold(0.5_f64, f64::min).log2().floor();
-    let hi_exp = bars.iter().map(|b| finite(b.hi)).fold(2.0_f64, f64::max).log2().ceil();
-    let x = |v: f64| label_w + (finite(v).log2() - lo_exp) / (hi_exp - lo_exp) * PLOT_W;
+    // A log2 axis over whole powers of two, 1/2x..2x at least and 1/8x..8x at most: a wilder
+    // whisker is clipped at the edge (its number is still printed).
+    let lo_exp = bars.iter().map(|b| finite(b.lo)).fold(0.5_f64, f64::min).log2().floor().max(-3.0);
+    let hi_exp = bars.iter().map(|b| finite(b.hi)).fold(2.0_f64, f64::max).log2().ceil().min(3.0);
+    let x = |v: f64| {
+        let e = finite(v).log2().clamp(lo_exp, hi_exp);
+        label_w + (e - lo_exp) / (hi_exp - lo_exp) * PLOT_W
+    };
     let bottom = TOP + bars.len() as f64 * (BAR_H + GAP);
     let height = bottom + 34.0;
     let width = label_w + PLOT_W + 70.0;

@@ -200,6 +200,32 @@ fn main() {
         }
         return;
     }
+    if args.first().map(String::as_str) == Some("--chart-from") {
+        match args.get(1).map(std::fs::read_to_string) {
+            Some(Ok(md)) => {
+                let rows = rows_from_report(&md);
+                let rounds = md
+                    .lines()
+                    .find_map(|l| {
+                        l.split(", ").find_map(|p| p.strip_suffix(" interleaved rounds per bench"))
+                    })
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let m = Mode { rounds, ..Mode::full() };
+                let path = report::out_dir("compare").join("ratios.svg");
+                if let Err(e) = std::fs::write(&path, chart(&m, &rows)) {
+                    eprintln!("compare: cannot write {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+                eprintln!("compare: redrew {} from {} rows", path.display(), rows.len());
+                return;
+            }
+            _ => {
+                eprintln!("usage: compare --chart-from target/compare/report.md");
+                std::process::exit(2);
+            }
+        }
+    }
     if let Some(r) = net::client_main(&args) {
         if let Err(e) = r {
             eprintln!("compare {}: {e}", args[0]);
@@ -311,6 +337,35 @@ fn render(
         s.push_str("\n(smoke run: tiny sizes, one round; the figures mean nothing)\n");
     }
     s
+}
+
+/// The rows of a report written by [`render`], with the ratio of each as one round (enough to
+/// redraw the chart: `--chart-from REPORT`).
+fn rows_from_report(md: &str) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for line in md.lines().filter(|l| l.starts_with("| ") && l.contains("**")) {
+        let cells: Vec<&str> =
+            line.split(" | ").map(|c| c.trim_matches(|c| c == '|' || c == ' ')).collect();
+        if cells.len() < 5 {
+            continue;
+        }
+        let nums: Vec<f64> = cells[4]
+            .replace("**", "")
+            .split([' ', '(', ')', '-'])
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let [ratio, lo, hi] = nums[..] else { continue };
+        let rival = cells[3].split(':').next().unwrap_or("tokio");
+        let unit = cells[2].split(' ').nth(1).unwrap_or("");
+        let mut r = Row::new(cells[0], cells[1], unit, false).with_rival(rival);
+        // Three rounds whose per-round ratios are lo, ratio and hi: the same median and range.
+        for (i, v) in [lo, ratio, hi].into_iter().enumerate() {
+            r.set_kq(i, Some(v));
+            r.set_rival(i, Some(1.0));
+        }
+        rows.push(r);
+    }
+    rows
 }
 
 /// The bar chart of every row with a time ratio (p99 latency and memory rows stay in the table).
