@@ -38,7 +38,8 @@
 //! reactor cannot see the application's reads). A `NOTE_NODATA` edge knote is re-armed by
 //! re-adding it after `WouldBlock` (kq-runtime does). READ `data` on a listener and WRITE `data`
 //! are 1 (Windows gives neither the backlog length nor the free send space); `NOTE_LOWAT` is
-//! ignored for WRITE. Under wine, a peer's FIN is seen only once the data before it is read.
+//! `EOPNOTSUPP` (the AFD poll is level-triggered: below the mark it would report at once, again
+//! and again). Under wine, a peer's FIN is seen only once the data before it is read.
 //!
 //! # Architecture
 //!

@@ -433,3 +433,36 @@ fn two_kqueues_watching_one_socket_both_deliver() -> io::Result<()> {
     assert_eq!(wait_for(&kq2, |e| e.filter == Filter::Read)?.data, 1);
     Ok(())
 }
+
+#[test]
+fn note_lowat_is_unsupported() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let (_c, s) = pair()?;
+    let change = add(ident(&s), Filter::Read, Flags::empty()).with_fflags(note::LOWAT).with_data(4);
+    let err = kq.kevent(&[change], &mut [], None).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    assert_eq!(kq.len(), 0);
+    Ok(())
+}
+
+#[test]
+fn zero_length_datagram_is_readable_and_does_not_spin() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let a = UdpSocket::bind("127.0.0.1:0")?;
+    let b = UdpSocket::bind("127.0.0.1:0")?;
+    register(&kq, &[add(ident(&a), Filter::Read, Flags::CLEAR)])?;
+    b.send_to(&[], a.local_addr()?)?;
+    let ev = wait_for(&kq, |e| e.filter == Filter::Read)?;
+    assert_eq!(ev.data, 0, "a zero-length datagram: readable, nothing to count");
+    let mut buf = [0u8; 4];
+    let (n, _) = a.recv_from(&mut buf)?;
+    assert_eq!(n, 0);
+    assert_quiet(&kq, "read")?;
+    // The poller is idle now: a wait of 200 ms returns nothing (it would not return at all
+    // before its timeout if the AFD poll were re-armed on a readable socket over and over).
+    let lock = kq.poll_lock_stats().acquisitions;
+    assert!(collect(&kq, Duration::from_millis(200))?.is_empty());
+    let polls = kq.poll_lock_stats().acquisitions - lock;
+    assert!(polls < 20, "the poller spun: {polls} polls in 200 ms");
+    Ok(())
+}

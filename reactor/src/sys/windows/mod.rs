@@ -26,8 +26,10 @@
 //!
 //! - READ on a listening socket: `data` is 1 when connections are pending (the backlog length
 //!   is not available).
-//! - WRITE: `data` is 1 when writable (the free send-buffer space is not available), and
-//!   `NOTE_LOWAT` is ignored for WRITE.
+//! - WRITE: `data` is 1 when writable (the free send-buffer space is not available).
+//! - `NOTE_LOWAT` is `EOPNOTSUPP` at registration (and ignored if set by a later change): a
+//!   socket readable below the mark would be re-armed and reported by the AFD poll at once, over
+//!   and over, and left unarmed it would never report the data that reaches the mark.
 //! - Identity: a knote remembers its socket's handle and type. A socket closed while it has knotes
 //!   is detected at the next evaluation (`WSAENOTSOCK`) and its knotes dropped, but a handle
 //!   reused at once by a new socket of the same type is not told apart: delete the knotes before
@@ -79,6 +81,9 @@ pub(crate) fn attach(
     identity: (u64, u64),
     first: bool,
 ) -> Result<Kind, i32> {
+    if kev.fflags & note::LOWAT != 0 {
+        return Err(crate::errno::EOPNOTSUPP);
+    }
     let ty = match getsockopt_int(kev.ident, ws::SOL_SOCKET, ws::SO_ACCEPTCONN) {
         Ok(1) => FdType::Listener,
         Ok(_) => FdType::Socket,
@@ -115,7 +120,7 @@ pub(crate) fn evaluate(backend: &Backend, kn: &mut Knote) -> Result<bool, ()> {
     if self::identity(kn.ident).map_err(|_| ())? != identity {
         return Err(()); // closed, and the handle reused by a socket of another type
     }
-    let mut p = probe(kn.ident, kn.filter, ty, identity.0 as i32, kn.sfflags, kn.sdata)?;
+    let mut p = probe(kn.ident, kn.filter, ty, identity.0 as i32, kn.sfflags)?;
     if kn.filter == Filter::Read && ty == FdType::Socket && backend.read_closed(kn.ident) {
         p.eof = true;
         p.ready = true;
@@ -146,7 +151,6 @@ fn probe(
     ty: FdType,
     sock_type: i32,
     sfflags: u32,
-    sdata: i64,
 ) -> Result<Probe, ()> {
     let events = if filter == Filter::Write { ws::POLLWRNORM } else { ws::POLLRDNORM };
     let mut pfd = ws::WSAPOLLFD { fd: sock as ws::SOCKET, events, revents: 0 };
@@ -182,11 +186,13 @@ fn probe(
         p.ready = readable || err;
         return Ok(p);
     }
-    let lowat = if sfflags & note::LOWAT != 0 { sdata.max(1) } else { 1 };
     p.data = if readable { fionread(sock).unwrap_or(0) } else { 0 };
-    p.eof =
-        hup || err || (readable && p.data == 0 && sock_type == ws::SOCK_STREAM && peek_eof(sock));
-    p.ready = p.eof || (readable && p.data >= lowat);
+    let stream = sock_type == ws::SOCK_STREAM;
+    p.eof = hup || err || (readable && p.data == 0 && stream && peek_eof(sock));
+    // Readable is ready (NOTE_LOWAT is refused at registration): a condition the AFD poll
+    // reports but the knote did not accept would be re-armed, reported again at once, and so on.
+    // A datagram socket is readable with `data` 0 when a zero-length datagram waits.
+    p.ready = p.eof || (readable && (p.data > 0 || !stream));
     Ok(p)
 }
 
