@@ -14,12 +14,12 @@ use std::io;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::core::{Core, Kind, Knote};
 use crate::kevent::{Filter, Flags, Kevent};
 use crate::sync::{lock_std as lock, Condvar, ProfiledGuard, ProfiledMutex};
 #[cfg(not(loom))]
 use crate::sys::FdBackend as _;
 use crate::sys::{Backend as _, BackendEvent, OsBackend, OsSources, OS_TOKEN};
+use crate::sys::{Core, Kind, Knote, OsSourceState};
 use crate::LockStats;
 
 pub(crate) type WeakShared = Weak<Shared>;
@@ -362,6 +362,11 @@ impl Shared {
         next
     }
 
+    /// The kqueue this one watches under `ident`.
+    fn child(&self, ident: usize) -> Option<Arc<Shared>> {
+        lock(&self.children).iter().find(|l| l.ident == ident).and_then(|l| l.child.upgrade())
+    }
+
     /// The kqueues this one watches.
     fn child_kqueues(&self) -> Vec<Arc<Shared>> {
         lock(&self.children).iter().filter_map(|l| l.child.upgrade()).collect()
@@ -525,7 +530,7 @@ impl IoCtx<'_> {
     }
 }
 
-impl crate::core::Io for IoCtx<'_> {
+impl crate::core::Io<OsSourceState> for IoCtx<'_> {
     fn identity(&self, fd: usize) -> Result<(u64, u64), i32> {
         #[cfg(all(unix, not(loom)))]
         return self.stat(fd).map(|st| crate::sys::source::identity_of(&st));
@@ -552,7 +557,7 @@ impl crate::core::Io for IoCtx<'_> {
                 if first && self.shared.backend.watch_fd(kev.ident).is_ok() {
                     crate::nest::set_os_nested(self.shared, kev.ident);
                 }
-                return Ok(Kind::Nested(Arc::downgrade(&child)));
+                return Ok(Kind::Nested);
             }
             let st = self.stat(kev.ident)?;
             if crate::sys::source::identity_of(&st) != identity {
@@ -599,8 +604,8 @@ impl crate::core::Io for IoCtx<'_> {
     fn detach_fd(&mut self, kn: &Knote, last: bool) {
         #[cfg(all(unix, not(loom)))]
         {
-            if let Kind::Nested(child) = &kn.kind {
-                crate::nest::unlink(self.shared, child, kn.ident);
+            if let Kind::Nested = kn.kind {
+                crate::nest::unlink(self.shared, kn.ident);
             }
             if last {
                 self.shared.backend.unwatch_fd(kn.ident);
@@ -643,8 +648,8 @@ impl crate::core::Io for IoCtx<'_> {
             }
             #[cfg(all(windows, not(loom)))]
             Kind::Fd { .. } => crate::sys::windows::evaluate(&self.shared.backend, kn),
-            Kind::Nested(child) => {
-                let child = child.upgrade().ok_or(())?;
+            Kind::Nested => {
+                let child = self.shared.child(kn.ident).ok_or(())?;
                 kn.data = child.pending_count();
                 Ok(kn.data > 0)
             }

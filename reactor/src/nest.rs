@@ -61,10 +61,13 @@ pub(crate) fn set_os_nested(parent: &Shared, ident: usize) {
     }
 }
 
-/// Undoes [`link`].
-pub(crate) fn unlink(parent: &Shared, child: &WeakShared, ident: usize) {
+/// Undoes [`link`]: `parent` no longer watches the kqueue under `ident`.
+pub(crate) fn unlink(parent: &Shared, ident: usize) {
     let _serial = registry();
-    lock(parent.children()).retain(|l| !(l.child.ptr_eq(child) && l.ident == ident));
+    let mut children = lock(parent.children());
+    let Some(pos) = children.iter().position(|l| l.ident == ident) else { return };
+    let child = children.swap_remove(pos).child;
+    drop(children);
     if let Some(child) = child.upgrade() {
         let me = parent_weak(parent);
         let mut parents = lock(child.parents());

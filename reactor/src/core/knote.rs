@@ -34,26 +34,26 @@ pub(crate) enum FdType {
 
 /// What a knote watches, with the per-filter state.
 #[cfg_attr(not(all(unix, not(loom))), allow(dead_code))]
-pub(crate) enum Kind {
+pub(crate) enum Kind<S: 'static> {
     /// READ or WRITE on a file descriptor of type `ty` whose file was `identity`
     /// (`st_dev`, `st_ino`) at registration.
     Fd { ty: FdType, identity: (u64, u64) },
-    /// READ on another kqueue (nesting).
-    Nested(crate::kqueue::WeakShared),
+    /// READ on another kqueue (nesting); the platform keeps the link, under the knote's ident.
+    Nested,
     /// A timer: current deadline, period for periodic timers, and the generation of its heap entry.
     Timer { deadline: Option<Instant>, period: Option<Duration>, gen: u64 },
     /// A user event; `triggered` is FreeBSD's `kn_hookid`.
     User { triggered: bool },
     /// VNODE, PROC or SIGNAL: a source the backend watches, with its per-knote state.
-    Os(crate::sys::OsSourceState),
+    Os(S),
 }
 
 /// One registration.
-pub(crate) struct Knote {
+pub(crate) struct Knote<S: 'static> {
     pub ident: usize,
     pub filter: Filter,
     /// The operations of its filter.
-    pub ops: &'static dyn super::filter::FilterOps,
+    pub ops: &'static dyn super::filter::FilterOps<S>,
     /// ONESHOT / CLEAR / DISPATCH / RECEIPT, fixed at creation.
     pub flags: Flags,
     /// Requested fflags (`kn_sfflags`) and data (`kn_sdata`).
@@ -68,10 +68,10 @@ pub(crate) struct Knote {
     pub status: Status,
     /// Distinguishes this knote from an earlier one in the same slab slot (stale queue entries).
     pub gen: u64,
-    pub kind: Kind,
+    pub kind: Kind<S>,
 }
 
-impl Knote {
+impl<S: 'static> Knote<S> {
     /// The event this knote delivers now.
     pub fn to_event(&self) -> Kevent {
         let mut flags = self.flags;

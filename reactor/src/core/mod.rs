@@ -23,36 +23,41 @@ use filter::Fds;
 use timer::TimerHeap;
 
 /// What the core needs from the platform, for knotes whose source is outside the core.
-pub(crate) trait Io {
+pub(crate) trait Io<S: 'static> {
     /// The identity `(st_dev, st_ino)` of an open fd, or `EBADF`.
     fn identity(&self, fd: usize) -> Result<(u64, u64), i32>;
     /// Sets up a new READ/WRITE knote on an open fd whose file is `identity`: a plain fd, or
     /// another kqueue (nesting). `first`: no other READ/WRITE knote of this kqueue watches the fd.
-    fn attach_fd(&mut self, kev: &Kevent, identity: (u64, u64), first: bool) -> Result<Kind, i32>;
+    fn attach_fd(
+        &mut self,
+        kev: &Kevent,
+        identity: (u64, u64),
+        first: bool,
+    ) -> Result<Kind<S>, i32>;
     /// For a knote that trusts edges: makes the backend report the fd's current readiness as an
     /// edge (a fresh watch does; otherwise the watch is re-armed). False when it cannot, and the
     /// knote must be evaluated instead (a regular file, which epoll does not watch).
-    fn arm_edges(&mut self, kn: &Knote, first: bool) -> bool;
+    fn arm_edges(&mut self, kn: &Knote<S>, first: bool) -> bool;
     /// Undoes `attach_fd` (`last`: no other READ/WRITE knote of this kqueue watches the fd).
-    fn detach_fd(&mut self, kn: &Knote, last: bool);
+    fn detach_fd(&mut self, kn: &Knote<S>, last: bool);
     /// Sets up a VNODE, PROC or SIGNAL knote (`EOPNOTSUPP` where the platform has no such source).
-    fn attach_os(&mut self, kev: &Kevent) -> Result<Kind, i32>;
+    fn attach_os(&mut self, kev: &Kevent) -> Result<Kind<S>, i32>;
     /// Undoes `attach_os`.
-    fn detach_os(&mut self, kn: &Knote);
+    fn detach_os(&mut self, kn: &Knote<S>);
     /// Evaluates a READ/WRITE or OS knote against its source, updating `data`, `fflags` and
     /// `eof`; true when the condition holds. `Err` means the source is gone (fd closed).
-    fn evaluate(&mut self, kn: &mut Knote) -> Result<bool, ()>;
+    fn evaluate(&mut self, kn: &mut Knote<S>) -> Result<bool, ()>;
     /// An edge (CLEAR) knote that the platform cannot deliver exactly once per change: it stays
     /// queued after delivery and is re-evaluated at each collection (Windows sockets).
-    fn requeue_after_delivery(&self, _kn: &Knote) -> bool {
+    fn requeue_after_delivery(&self, _kn: &Knote<S>) -> bool {
         false
     }
 }
 
-/// The state behind the lock.
-#[derive(Default)]
-pub(crate) struct Core {
-    knotes: slab::Slab<Knote>,
+/// The state behind the lock. `S` is the per-knote state of the platform's VNODE, PROC and
+/// SIGNAL sources: the core keeps it and never looks inside.
+pub(crate) struct Core<S: 'static> {
+    knotes: slab::Slab<Knote<S>>,
     table: HashMap<(usize, Filter), usize>,
     /// Identity (`st_dev`, `st_ino`) of each fd that has READ, WRITE or VNODE knotes.
     fds: Fds,
@@ -66,7 +71,22 @@ pub(crate) struct Core {
     pub enqueued: bool,
 }
 
-impl Core {
+impl<S: 'static> Default for Core<S> {
+    fn default() -> Self {
+        Core {
+            knotes: slab::Slab::new(),
+            table: HashMap::new(),
+            fds: Fds::new(),
+            queue: VecDeque::new(),
+            queued: 0,
+            timers: TimerHeap::default(),
+            next_gen: 0,
+            enqueued: false,
+        }
+    }
+}
+
+impl<S: 'static> Core<S> {
     /// Number of events on the ready queue.
     pub fn pending(&self) -> usize {
         self.queued
@@ -96,7 +116,7 @@ impl Core {
     /// A backend source changed the pending output of `(ident, filter)` through `f`; the knote
     /// becomes active when it has something to report, and is queued unless disabled.
     #[cfg_attr(any(loom, not(any(kq_native, target_os = "linux"))), allow(dead_code))]
-    pub fn os_update(&mut self, ident: usize, filter: Filter, f: impl FnOnce(&mut Knote)) {
+    pub fn os_update(&mut self, ident: usize, filter: Filter, f: impl FnOnce(&mut Knote<S>)) {
         let Some(key) = self.key_of(ident, filter) else { return };
         let kn = &mut self.knotes[key];
         f(kn);
@@ -119,7 +139,7 @@ impl Core {
     }
 
     /// Applies one change (kqueue_register). `Err` is the errno to report.
-    pub fn apply(&mut self, kev: &Kevent, io: &mut dyn Io, now: Instant) -> Result<(), i32> {
+    pub fn apply(&mut self, kev: &Kevent, io: &mut dyn Io<S>, now: Instant) -> Result<(), i32> {
         if kev.flags.contains(Flags::ENABLE | Flags::DISABLE) {
             return Err(libc::EINVAL);
         }
@@ -157,7 +177,7 @@ impl Core {
 
     /// An fd number whose file changed since its knotes were made was closed and reused: its old
     /// knotes are dropped, so that no event about the closed file reaches the new one.
-    fn purge_reused_fd(&mut self, fd: usize, identity: (u64, u64), io: &mut dyn Io) {
+    fn purge_reused_fd(&mut self, fd: usize, identity: (u64, u64), io: &mut dyn Io<S>) {
         if self.fds.get(&fd).is_some_and(|&known| known != identity) {
             let keys: Vec<usize> = self.fd_knotes(fd).collect();
             for key in keys {
@@ -168,10 +188,10 @@ impl Core {
 
     fn create(
         &mut self,
-        ops: &'static dyn filter::FilterOps,
+        ops: &'static dyn filter::FilterOps<S>,
         kev: &Kevent,
         identity: Option<(u64, u64)>,
-        io: &mut dyn Io,
+        io: &mut dyn Io<S>,
         now: Instant,
     ) -> Result<(), i32> {
         let attached = ops.attach(self, kev, identity, io, now)?;
@@ -211,7 +231,7 @@ impl Core {
     }
 
     /// Evaluates the filter (unless disabled) and queues the knote if it became active.
-    fn evaluate_and_queue(&mut self, key: usize, io: &mut dyn Io) {
+    fn evaluate_and_queue(&mut self, key: usize, io: &mut dyn Io<S>) {
         // A disabled knote is neither evaluated nor queued (EV_ENABLE evaluates it).
         if !self.knotes[key].status.contains(Status::DISABLED) {
             self.evaluate_and_observe(key, io);
@@ -229,7 +249,7 @@ impl Core {
     }
 
     /// Removes a knote, discarding its queued event.
-    pub fn drop_knote(&mut self, key: usize, io: &mut dyn Io) {
+    pub fn drop_knote(&mut self, key: usize, io: &mut dyn Io<S>) {
         let kn = self.knotes.remove(key);
         self.table.remove(&(kn.ident, kn.filter));
         if kn.status.contains(Status::QUEUED) {
@@ -242,7 +262,7 @@ impl Core {
     }
 
     /// The backend saw activity on a source: re-evaluate the knotes it names and queue the active.
-    pub fn activate(&mut self, key: usize, io: &mut dyn Io) {
+    pub fn activate(&mut self, key: usize, io: &mut dyn Io<S>) {
         if self.knotes.contains(key) {
             self.evaluate_and_observe(key, io);
         }
@@ -250,7 +270,7 @@ impl Core {
 
     /// Like `evaluate_and_queue`, but a disabled knote is observed too (its ACTIVE bit is kept
     /// for EV_ENABLE), as FreeBSD's filters keep running while a knote is disabled.
-    fn evaluate_and_observe(&mut self, key: usize, io: &mut dyn Io) {
+    fn evaluate_and_observe(&mut self, key: usize, io: &mut dyn Io<S>) {
         let kn = &mut self.knotes[key];
         match kn.ops.event(kn, &self.fds, io) {
             Ok(true) => kn.status.insert(Status::ACTIVE),
@@ -263,7 +283,7 @@ impl Core {
     /// The collection scan (kqueue_scan): fills `out` from the ready queue. Each knote queued when
     /// the scan starts is looked at once; level knotes that still hold go back to the tail and are
     /// not looked at again in this call.
-    pub fn scan(&mut self, out: &mut [Kevent], io: &mut dyn Io) -> usize {
+    pub fn scan(&mut self, out: &mut [Kevent], io: &mut dyn Io<S>) -> usize {
         let mut n = 0;
         let mut budget = self.queue.len();
         while n < out.len() && budget > 0 {
@@ -329,3 +349,6 @@ impl Core {
         n
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -97,6 +97,13 @@ pub(crate) mod source;
 #[cfg(all(unix, not(loom)))]
 mod wait_status;
 
+/// The core, with this target's per-knote state of its OS sources.
+pub(crate) type Core = crate::core::Core<OsSourceState>;
+/// A knote of this target's core.
+pub(crate) type Knote = crate::core::Knote<OsSourceState>;
+/// What a knote of this target's core watches.
+pub(crate) type Kind = crate::core::Kind<OsSourceState>;
+
 // The backend switch: each arm names the backend of a target and its VNODE/PROC/SIGNAL sources
 // (`OsSources`, `OsSourceState`). The OS list of `kq_native` is in `build.rs`.
 

@@ -2,7 +2,7 @@
 //! than Linux): registering them is `EOPNOTSUPP`.
 
 use super::{BackendEvent, OsBackend};
-use crate::core::{Core, Knote};
+use super::{Core, Knote};
 use crate::kevent::Kevent;
 
 /// Per-knote state of an OS source: none can exist here.

@@ -20,15 +20,15 @@ mod vnode;
 
 /// What `attach` made: the knote's state, the flags its filter adds (an implicit EV_CLEAR), the
 /// stored fflags, and for READ/WRITE whether no other knote of this kqueue watched the fd.
-pub(crate) struct Attached {
-    pub kind: Kind,
+pub(crate) struct Attached<S: 'static> {
+    pub kind: Kind<S>,
     pub flags: Flags,
     pub sfflags: u32,
     pub first: bool,
 }
 
-impl Attached {
-    fn new(kind: Kind, kev: &Kevent) -> Attached {
+impl<S: 'static> Attached<S> {
+    fn new(kind: Kind<S>, kev: &Kevent) -> Attached<S> {
         Attached { kind, flags: Flags::empty(), sfflags: kev.fflags, first: false }
     }
 }
@@ -39,7 +39,7 @@ pub(crate) type Fds = HashMap<usize, (u64, u64)>;
 
 /// The operations of one filter (FreeBSD's `f_isfd`, `f_attach`, `f_detach`, `f_event`,
 /// `f_touch`, and what delivery copies out and resets).
-pub(crate) trait FilterOps: Sync {
+pub(crate) trait FilterOps<S: 'static>: Sync {
     /// The ident is a file descriptor: its identity is checked at each change and the knote is
     /// dropped once the fd names another file.
     fn is_fd(&self) -> bool {
@@ -49,45 +49,45 @@ pub(crate) trait FilterOps: Sync {
     /// fd filters).
     fn attach(
         &self,
-        core: &mut Core,
+        core: &mut Core<S>,
         kev: &Kevent,
         identity: Option<(u64, u64)>,
-        io: &mut dyn Io,
+        io: &mut dyn Io<S>,
         now: Instant,
-    ) -> Result<Attached, i32>;
+    ) -> Result<Attached<S>, i32>;
     /// The knote is in the table (before EV_DISABLE applies): a timer is armed here.
-    fn inserted(&self, _core: &mut Core, _key: usize) {}
+    fn inserted(&self, _core: &mut Core<S>, _key: usize) {}
     /// The first look at a new enabled knote: evaluates it and queues it if its condition holds.
-    fn start(&self, core: &mut Core, key: usize, _first: bool, io: &mut dyn Io) {
+    fn start(&self, core: &mut Core<S>, key: usize, _first: bool, io: &mut dyn Io<S>) {
         core.evaluate_and_queue(key, io);
     }
     /// f_detach: undoes `attach`; the knote is already out of the table.
-    fn detach(&self, core: &mut Core, kn: &Knote, io: &mut dyn Io);
+    fn detach(&self, core: &mut Core<S>, kn: &Knote<S>, io: &mut dyn Io<S>);
     /// f_event: does the condition hold now? Updates the pending `data`, `fflags` and `eof`.
     /// `Err`: the knote's source is gone, and so is the knote.
-    fn event(&self, kn: &mut Knote, fds: &Fds, io: &mut dyn Io) -> Result<bool, ()>;
+    fn event(&self, kn: &mut Knote<S>, fds: &Fds, io: &mut dyn Io<S>) -> Result<bool, ()>;
     /// f_touch: a change on an existing knote. By default the request is replaced.
-    fn touch(&self, core: &mut Core, key: usize, kev: &Kevent, _now: Instant) {
+    fn touch(&self, core: &mut Core<S>, key: usize, kev: &Kevent, _now: Instant) {
         let kn = &mut core.knotes[key];
         kn.sfflags = kev.fflags;
         kn.sdata = kev.data;
     }
     /// A READ/WRITE knote that takes the backend's edges as they are, without evaluating.
-    fn trusts_edges(&self, _kn: &Knote) -> bool {
+    fn trusts_edges(&self, _kn: &Knote<S>) -> bool {
         false
     }
     /// What the delivered event carries beyond the pending output (USER: the stored fflags and
     /// data).
-    fn deliver(&self, _kn: &Knote, _ev: &mut Kevent) {}
+    fn deliver(&self, _kn: &Knote<S>, _ev: &mut Kevent) {}
     /// The reset after an EV_CLEAR delivery.
-    fn clear(&self, kn: &mut Knote) {
+    fn clear(&self, kn: &mut Knote<S>) {
         kn.data = 0;
         kn.fflags = 0;
     }
 }
 
 /// The table: the operations of `filter`, `None` for a filter kq does not know.
-pub(crate) fn ops(filter: Filter) -> Option<&'static dyn FilterOps> {
+pub(crate) fn ops<S: 'static>(filter: Filter) -> Option<&'static dyn FilterOps<S>> {
     Some(match filter {
         Filter::Read | Filter::Write => &read_write::ReadWrite,
         Filter::Vnode => &vnode::Vnode,
@@ -102,7 +102,7 @@ pub(crate) fn ops(filter: Filter) -> Option<&'static dyn FilterOps> {
 /// True when the fd of an fd knote (READ, WRITE, VNODE) no longer names the file the knote was
 /// made for: closed, or closed and its number reused by another file. FreeBSD drops knotes at
 /// close; here they are dropped when next looked at, before they can report anything.
-pub(crate) fn file_gone(kn: &Knote, fds: &Fds, io: &mut dyn Io) -> bool {
+pub(crate) fn file_gone<S: 'static>(kn: &Knote<S>, fds: &Fds, io: &mut dyn Io<S>) -> bool {
     if !kn.ops.is_fd() {
         return false;
     }

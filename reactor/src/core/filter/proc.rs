@@ -8,24 +8,24 @@ use crate::kevent::{Flags, Kevent};
 
 pub(super) struct Proc;
 
-impl FilterOps for Proc {
+impl<S: 'static> FilterOps<S> for Proc {
     fn attach(
         &self,
-        _core: &mut Core,
+        _core: &mut Core<S>,
         kev: &Kevent,
         _identity: Option<(u64, u64)>,
-        io: &mut dyn Io,
+        io: &mut dyn Io<S>,
         _now: Instant,
-    ) -> Result<Attached, i32> {
+    ) -> Result<Attached<S>, i32> {
         let kind = io.attach_os(kev)?;
         Ok(Attached { flags: Flags::CLEAR, ..Attached::new(kind, kev) })
     }
 
-    fn detach(&self, _core: &mut Core, kn: &Knote, io: &mut dyn Io) {
+    fn detach(&self, _core: &mut Core<S>, kn: &Knote<S>, io: &mut dyn Io<S>) {
         io.detach_os(kn);
     }
 
-    fn event(&self, kn: &mut Knote, _fds: &Fds, io: &mut dyn Io) -> Result<bool, ()> {
+    fn event(&self, kn: &mut Knote<S>, _fds: &Fds, io: &mut dyn Io<S>) -> Result<bool, ()> {
         io.evaluate(kn)
     }
 }

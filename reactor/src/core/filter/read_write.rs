@@ -10,19 +10,19 @@ use crate::kevent::{note, Filter, Flags, Kevent};
 
 pub(super) struct ReadWrite;
 
-impl FilterOps for ReadWrite {
+impl<S: 'static> FilterOps<S> for ReadWrite {
     fn is_fd(&self) -> bool {
         true
     }
 
     fn attach(
         &self,
-        core: &mut Core,
+        core: &mut Core<S>,
         kev: &Kevent,
         identity: Option<(u64, u64)>,
-        io: &mut dyn Io,
+        io: &mut dyn Io<S>,
         _now: Instant,
-    ) -> Result<Attached, i32> {
+    ) -> Result<Attached<S>, i32> {
         let identity = identity.ok_or(libc::EBADF)?;
         let first = !core.has(kev.ident, Filter::Read) && !core.has(kev.ident, Filter::Write);
         let kind = io.attach_fd(kev, identity, first)?;
@@ -30,7 +30,7 @@ impl FilterOps for ReadWrite {
         Ok(Attached { first, ..Attached::new(kind, kev) })
     }
 
-    fn start(&self, core: &mut Core, key: usize, first: bool, io: &mut dyn Io) {
+    fn start(&self, core: &mut Core<S>, key: usize, first: bool, io: &mut dyn Io<S>) {
         let kn = &core.knotes[key];
         if self.trusts_edges(kn) && io.arm_edges(kn, first) {
             // The backend reports the current readiness as an edge: no evaluation needed.
@@ -39,25 +39,25 @@ impl FilterOps for ReadWrite {
         core.evaluate_and_queue(key, io);
     }
 
-    fn detach(&self, core: &mut Core, kn: &Knote, io: &mut dyn Io) {
+    fn detach(&self, core: &mut Core<S>, kn: &Knote<S>, io: &mut dyn Io<S>) {
         let last = !core.has(kn.ident, Filter::Read) && !core.has(kn.ident, Filter::Write);
         io.detach_fd(kn, last);
     }
 
-    fn event(&self, kn: &mut Knote, _fds: &Fds, io: &mut dyn Io) -> Result<bool, ()> {
+    fn event(&self, kn: &mut Knote<S>, _fds: &Fds, io: &mut dyn Io<S>) -> Result<bool, ()> {
         // The platform checks the file's identity as it evaluates it.
         io.evaluate(kn)
     }
 
-    fn trusts_edges(&self, kn: &Knote) -> bool {
+    fn trusts_edges(&self, kn: &Knote<S>) -> bool {
         kn.trusts_edges()
     }
 }
 
-impl Core {
+impl<S: 'static> Core<S> {
     /// The backend reported readiness `ready` (`ready::*` bits) on the fd of `key`: a knote that
     /// trusts edges takes it as is; the others are evaluated against the source.
-    pub fn activate_edge(&mut self, key: usize, ready: u8, io: &mut dyn Io) {
+    pub fn activate_edge(&mut self, key: usize, ready: u8, io: &mut dyn Io<S>) {
         let Some(kn) = self.knotes.get_mut(key) else { return };
         if !kn.ops.trusts_edges(kn) {
             return self.evaluate_and_observe(key, io);
@@ -74,7 +74,7 @@ impl Core {
     }
 }
 
-impl Knote {
+impl<S: 'static> Knote<S> {
     /// A READ/WRITE knote on an fd that trusts the backend's edges (`NOTE_NODATA` with an edge
     /// mode).
     pub fn trusts_edges(&self) -> bool {

@@ -9,25 +9,25 @@ use crate::kevent::{Flags, Kevent};
 
 pub(super) struct Timer;
 
-impl FilterOps for Timer {
+impl<S: 'static> FilterOps<S> for Timer {
     fn attach(
         &self,
-        _core: &mut Core,
+        _core: &mut Core<S>,
         kev: &Kevent,
         _identity: Option<(u64, u64)>,
-        _io: &mut dyn Io,
+        _io: &mut dyn Io<S>,
         now: Instant,
-    ) -> Result<Attached, i32> {
+    ) -> Result<Attached<S>, i32> {
         let spec = timer::spec(kev.fflags, kev.data, kev.flags, now)?;
         let kind = Kind::Timer { deadline: spec.deadline, period: spec.period, gen: 0 };
         Ok(Attached { flags: Flags::CLEAR, ..Attached::new(kind, kev) })
     }
 
-    fn inserted(&self, core: &mut Core, key: usize) {
+    fn inserted(&self, core: &mut Core<S>, key: usize) {
         core.arm_timer(key);
     }
 
-    fn detach(&self, core: &mut Core, kn: &Knote, _io: &mut dyn Io) {
+    fn detach(&self, core: &mut Core<S>, kn: &Knote<S>, _io: &mut dyn Io<S>) {
         if let Kind::Timer { gen, .. } = kn.kind {
             if gen != 0 {
                 core.timers.disarm();
@@ -36,11 +36,11 @@ impl FilterOps for Timer {
         }
     }
 
-    fn event(&self, kn: &mut Knote, _fds: &Fds, _io: &mut dyn Io) -> Result<bool, ()> {
+    fn event(&self, kn: &mut Knote<S>, _fds: &Fds, _io: &mut dyn Io<S>) -> Result<bool, ()> {
         Ok(kn.data != 0)
     }
 
-    fn touch(&self, core: &mut Core, key: usize, kev: &Kevent, now: Instant) {
+    fn touch(&self, core: &mut Core<S>, key: usize, kev: &Kevent, now: Instant) {
         if !kev.flags.contains(Flags::ADD) {
             return;
         }
@@ -69,7 +69,7 @@ impl FilterOps for Timer {
     }
 }
 
-impl Core {
+impl<S: 'static> Core<S> {
     /// Puts the timer of `key` in the heap for its current deadline (a new arming generation).
     fn arm_timer(&mut self, key: usize) {
         let kn = &mut self.knotes[key];

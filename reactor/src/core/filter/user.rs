@@ -10,26 +10,26 @@ use crate::kevent::{note, Flags, Kevent};
 
 pub(super) struct User;
 
-impl FilterOps for User {
+impl<S: 'static> FilterOps<S> for User {
     fn attach(
         &self,
-        _core: &mut Core,
+        _core: &mut Core<S>,
         kev: &Kevent,
         _identity: Option<(u64, u64)>,
-        _io: &mut dyn Io,
+        _io: &mut dyn Io<S>,
         _now: Instant,
-    ) -> Result<Attached, i32> {
+    ) -> Result<Attached<S>, i32> {
         let kind = Kind::User { triggered: kev.fflags & note::TRIGGER != 0 };
         Ok(Attached { sfflags: kev.fflags & note::FFLAGSMASK, ..Attached::new(kind, kev) })
     }
 
-    fn detach(&self, _core: &mut Core, _kn: &Knote, _io: &mut dyn Io) {}
+    fn detach(&self, _core: &mut Core<S>, _kn: &Knote<S>, _io: &mut dyn Io<S>) {}
 
-    fn event(&self, kn: &mut Knote, _fds: &Fds, _io: &mut dyn Io) -> Result<bool, ()> {
+    fn event(&self, kn: &mut Knote<S>, _fds: &Fds, _io: &mut dyn Io<S>) -> Result<bool, ()> {
         Ok(matches!(kn.kind, Kind::User { triggered: true }))
     }
 
-    fn touch(&self, core: &mut Core, key: usize, kev: &Kevent, _now: Instant) {
+    fn touch(&self, core: &mut Core<S>, key: usize, kev: &Kevent, _now: Instant) {
         let kn = &mut core.knotes[key];
         let Kind::User { triggered } = &mut kn.kind else { return };
         if kev.fflags & note::TRIGGER != 0 {
@@ -50,12 +50,12 @@ impl FilterOps for User {
         }
     }
 
-    fn deliver(&self, kn: &Knote, ev: &mut Kevent) {
+    fn deliver(&self, kn: &Knote<S>, ev: &mut Kevent) {
         ev.fflags = kn.sfflags;
         ev.data = kn.sdata;
     }
 
-    fn clear(&self, kn: &mut Knote) {
+    fn clear(&self, kn: &mut Knote<S>) {
         kn.data = 0;
         kn.fflags = 0;
         if let Kind::User { triggered } = &mut kn.kind {

@@ -9,30 +9,30 @@ use crate::kevent::Kevent;
 
 pub(super) struct Vnode;
 
-impl FilterOps for Vnode {
+impl<S: 'static> FilterOps<S> for Vnode {
     fn is_fd(&self) -> bool {
         true
     }
 
     fn attach(
         &self,
-        core: &mut Core,
+        core: &mut Core<S>,
         kev: &Kevent,
         identity: Option<(u64, u64)>,
-        io: &mut dyn Io,
+        io: &mut dyn Io<S>,
         _now: Instant,
-    ) -> Result<Attached, i32> {
+    ) -> Result<Attached<S>, i32> {
         let identity = identity.ok_or(libc::EBADF)?;
         let kind = io.attach_os(kev)?;
         core.fds.insert(kev.ident, identity);
         Ok(Attached::new(kind, kev))
     }
 
-    fn detach(&self, _core: &mut Core, kn: &Knote, io: &mut dyn Io) {
+    fn detach(&self, _core: &mut Core<S>, kn: &Knote<S>, io: &mut dyn Io<S>) {
         io.detach_os(kn);
     }
 
-    fn event(&self, kn: &mut Knote, fds: &Fds, io: &mut dyn Io) -> Result<bool, ()> {
+    fn event(&self, kn: &mut Knote<S>, fds: &Fds, io: &mut dyn Io<S>) -> Result<bool, ()> {
         if file_gone(kn, fds, io) {
             return Err(());
         }

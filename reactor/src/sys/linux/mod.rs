@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::mio_poll::MioBackend;
 use super::{BackendEvent, OS_TOKEN};
-use crate::core::{Core, Kind, Knote};
+use super::{Core, Kind, Knote};
 use crate::kevent::{note, Filter, Kevent};
 
 const INOTIFY_TOKEN: usize = OS_TOKEN;

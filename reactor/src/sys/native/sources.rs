@@ -7,9 +7,9 @@
 //! default action ends the process still ends it, as on FreeBSD.
 
 use super::NativeBackend;
-use crate::core::{Core, Kind, Knote};
 use crate::kevent::{note, Filter, Kevent};
 use crate::sys::BackendEvent;
+use crate::sys::{Core, Kind, Knote};
 
 /// Per-knote state of an OS source.
 pub(crate) enum OsSourceState {

@@ -49,8 +49,9 @@ use backend::{DIR_READ, DIR_WRITE};
 
 use windows_sys::Win32::Networking::WinSock as ws;
 
-use crate::core::{FdType, Kind, Knote};
+use crate::core::FdType;
 use crate::kevent::{note, Filter, Flags, Kevent};
+use crate::sys::{Kind, Knote};
 
 fn getsockopt_int(sock: usize, level: i32, name: i32) -> Result<i32, i32> {
     let mut val: i32 = 0;
