@@ -450,6 +450,10 @@ impl Watcher {
                 return Poll::Ready(None);
             }
             if let Some(at) = self.deadline() {
+                // The watcher may be polled from outside its runtime (another executor): the
+                // timer is the runtime's.
+                let handle = self.tree.handle().ok();
+                let _guard = handle.as_ref().map(|h| h.enter());
                 let timer = self.timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
                 if timer.deadline() != at {
                     timer.as_mut().reset(at);

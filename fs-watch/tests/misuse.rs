@@ -307,3 +307,61 @@ fn outside_a_runtime_watch_says_so() -> io::Result<()> {
         Ok(())
     })
 }
+
+/// A minimal executor of its own: the watcher polled on a plain thread, away from the kq
+/// runtime it registered with (which keeps running), through its timers too (debounce).
+#[test]
+fn polled_from_another_executor() -> io::Result<()> {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    /// Polls `f` until it is ready, or None after LIMIT.
+    fn block_on<F: Future>(f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let deadline = std::time::Instant::now() + LIMIT;
+        while std::time::Instant::now() < deadline {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return Some(v);
+            }
+            std::thread::park_timeout(Duration::from_millis(100));
+        }
+        None
+    }
+
+    let (_t, root) = watched_tempdir()?;
+    let rt = kq_runtime::Runtime::new()?;
+    let mut w = {
+        let _g = rt.enter();
+        let mut w = Watcher::builder().debounce(Duration::from_millis(30)).build()?;
+        w.watch(&root, RecursiveMode::Recursive)?;
+        w
+    };
+    let f = root.join("elsewhere");
+    fs::write(&f, b"")?;
+    let seen = std::thread::spawn(move || {
+        let mut events = Vec::new();
+        while let Some(Some(item)) = block_on(w.next()) {
+            let ev = item.expect("an event");
+            let done = ev.kind == EventKind::Create && ev.paths[0] == f;
+            events.push(ev);
+            if done {
+                break;
+            }
+        }
+        events
+    })
+    .join()
+    .expect("the other executor's thread panicked");
+    assert!(seen.iter().any(|e| e.kind == EventKind::Create), "{seen:#?}");
+    drop(rt);
+    Ok(())
+}
