@@ -20,6 +20,10 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use std::collections::HashMap;
+
+use super::{os_errno, Core, Kind, MioBackend, OsSourceState, SIGNAL_TOKEN};
+use crate::kevent::{Filter, Kevent};
 use crate::sync::lock_std;
 
 /// Signal numbers are `1..NSIG`.
@@ -61,7 +65,7 @@ fn nodes() -> impl Iterator<Item = &'static Node> {
 }
 
 /// Deliveries of `sig` so far in this process.
-pub(crate) fn count(sig: usize) -> u64 {
+fn count(sig: usize) -> u64 {
     COUNTS.get(sig).map_or(0, |c| c.load(Ordering::Acquire))
 }
 
@@ -105,7 +109,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 /// Installs the counting handler for `sig`, unless it is the current one. Called at each
 /// registration: a program that replaced it since (`signal(sig, SIG_IGN)`, a handler of its own)
 /// gets it back, chained to what the program set, as at the first install.
-pub(crate) fn install(sig: i32) -> Result<(), i32> {
+fn install(sig: i32) -> Result<(), i32> {
     static INSTALL: Mutex<()> = Mutex::new(());
     let _serial = lock_std(&INSTALL);
     let idx = sig as usize;
@@ -140,15 +144,15 @@ pub(crate) fn install(sig: i32) -> Result<(), i32> {
 }
 
 /// One kqueue's pipe from the pool.
-pub(crate) struct Slot {
+struct Slot {
     node: &'static Node,
-    pub read_fd: RawFd,
+    read_fd: RawFd,
 }
 
 impl Slot {
     /// Takes a free pipe from the pool, or adds a new one, and starts receiving bytes on it.
     /// Fails only when no pipe can be created (`EMFILE`, `ENFILE`).
-    pub(crate) fn claim() -> Result<Slot, i32> {
+    fn claim() -> Result<Slot, i32> {
         let _serial = lock_std(&CLAIM);
         let generation = crate::fork::current();
         let free = nodes().find(|n| n.generation == generation && !n.used.load(Ordering::Acquire));
@@ -191,8 +195,66 @@ impl Drop for Slot {
 }
 
 /// Empties a non-blocking pipe.
-pub(crate) fn drain(fd: RawFd) {
+fn drain(fd: RawFd) {
     let mut buf = [0u8; 256];
     // SAFETY: `buf` is valid for its length; the fd is non-blocking, so this ends at EAGAIN.
     while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
+/// The SIGNAL source of one kqueue: its pipe from the pool, and how many knotes watch each
+/// signal.
+#[derive(Default)]
+pub(super) struct SignalSource {
+    pipe: Option<Slot>,
+    /// signal number -> knotes watching it.
+    signals: HashMap<usize, usize>,
+}
+
+impl SignalSource {
+    pub(super) fn attach(
+        &mut self,
+        backend: &MioBackend,
+        kev: &Kevent,
+    ) -> Result<OsSourceState, i32> {
+        let sig = crate::sys::signo::validate(kev.ident)?;
+        install(sig)?;
+        if self.pipe.is_none() {
+            let slot = Slot::claim()?;
+            backend.watch_read(slot.read_fd, SIGNAL_TOKEN).map_err(os_errno)?;
+            self.pipe = Some(slot);
+        }
+        *self.signals.entry(kev.ident).or_default() += 1;
+        Ok(OsSourceState::Signal { last: count(kev.ident) })
+    }
+
+    pub(super) fn detach(&mut self, backend: &MioBackend, sig: usize) {
+        if let Some(n) = self.signals.get_mut(&sig) {
+            *n -= 1;
+            if *n == 0 {
+                self.signals.remove(&sig);
+            }
+        }
+        if self.signals.is_empty() {
+            if let Some(slot) = self.pipe.take() {
+                backend.unwatch_raw(slot.read_fd);
+            }
+        }
+    }
+
+    /// The pipe is readable: each watched signal's knotes get the deliveries since they last
+    /// looked.
+    pub(super) fn handle(&mut self, core: &mut Core) {
+        if let Some(slot) = &self.pipe {
+            drain(slot.read_fd);
+        }
+        for &sig in self.signals.keys() {
+            core.os_update(sig, Filter::Signal, |kn| {
+                if let Kind::Os(OsSourceState::Signal { last }) = &mut kn.kind {
+                    let now = count(sig);
+                    kn.data = kn.data.saturating_add(now.saturating_sub(*last) as i64);
+                    *last = now;
+                }
+            });
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! VNODE on Linux: one inotify instance per kqueue. A watch is added on `/proc/self/fd/N`, which
+//! VNODE on Linux: one inotify instance per kqueue (`VnodeSource`). A watch is added on `/proc/self/fd/N`, which
 //! follows the fd to its inode (so it survives renames), and inotify's events are mapped to
 //! FreeBSD's notes:
 //!
@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::kevent::note;
+use super::{fstat, os_errno, Core, Knote, MioBackend, OsSourceState, INOTIFY_TOKEN};
+use crate::kevent::{note, Filter, Kevent};
 
 const MASK: u32 = libc::IN_MODIFY
     | libc::IN_ATTRIB
@@ -153,4 +154,98 @@ fn map(ev: &libc::inotify_event) -> Change {
         notes |= note::ATTRIB;
     }
     Change::Watch { wd: ev.wd, notes, modified, attrib }
+}
+
+/// The VNODE source of one kqueue: its inotify instance, made at the first VNODE knote.
+#[derive(Default)]
+pub(super) struct VnodeSource {
+    inotify: Option<Inotify>,
+}
+
+impl VnodeSource {
+    /// File system objects only, as on FreeBSD: pipes, sockets and the anonymous inodes of
+    /// kqueues (epoll), eventfds, timerfds, signalfds, pidfds are EINVAL.
+    pub(super) fn attach(
+        &mut self,
+        backend: &MioBackend,
+        kev: &Kevent,
+    ) -> Result<OsSourceState, i32> {
+        let st = fstat(kev.ident)?;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK | libc::S_IFCHR | libc::S_IFBLK => {}
+            _ => return Err(libc::EINVAL),
+        }
+        if self.inotify.is_none() {
+            let ino = Inotify::new()?;
+            backend.watch_read(ino.raw_fd(), INOTIFY_TOKEN).map_err(os_errno)?;
+            self.inotify = Some(ino);
+        }
+        let ino = self.inotify.as_mut().ok_or(libc::EIO)?;
+        let wd = ino.add(kev.ident)?;
+        Ok(OsSourceState::Vnode { wd, size: st.st_size, nlink: st.st_nlink })
+    }
+
+    pub(super) fn detach(&mut self, wd: i32, ident: usize) {
+        if let Some(ino) = &mut self.inotify {
+            ino.remove(wd, ident);
+        }
+    }
+
+    /// inotify is readable: its events become notes of the knotes watching each inode.
+    pub(super) fn handle(&mut self, core: &mut Core) {
+        let Some(ino) = &mut self.inotify else { return };
+        let mut changes = Vec::new();
+        ino.read(&mut changes);
+        for change in changes {
+            match change {
+                Change::Overflow => {
+                    for &ident in ino.watches.values().flatten() {
+                        core.os_update(ident, Filter::Vnode, |kn| {
+                            kn.fflags |= kn.sfflags | note::RESCAN;
+                        });
+                    }
+                }
+                Change::Ignored { wd } => {
+                    ino.watches.remove(&wd);
+                }
+                Change::Watch { wd, notes, modified, attrib } => {
+                    let Some(idents) = ino.watches.get(&wd) else { continue };
+                    for &ident in idents {
+                        core.os_update(ident, Filter::Vnode, |kn| {
+                            decode(kn, notes, modified, attrib)
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the notes of one inotify event to a VNODE knote, checking size and link count.
+fn decode(kn: &mut Knote, mut notes: u32, modified: bool, attrib: bool) {
+    let crate::sys::Kind::Os(OsSourceState::Vnode { size, nlink, .. }) = &mut kn.kind else {
+        return;
+    };
+    // Each event updates only what it is about, so that a later event of the other kind still
+    // sees its own change (a write then a link between two collections reports both).
+    if modified || attrib {
+        if let Ok(st) = fstat(kn.ident) {
+            if modified {
+                if st.st_size > *size {
+                    notes |= note::EXTEND;
+                }
+                *size = st.st_size;
+            }
+            if attrib {
+                if st.st_nlink != *nlink {
+                    notes |= note::LINK;
+                    if st.st_nlink == 0 {
+                        notes |= note::DELETE;
+                    }
+                }
+                *nlink = st.st_nlink;
+            }
+        }
+    }
+    kn.fflags |= notes & kn.sfflags;
 }
