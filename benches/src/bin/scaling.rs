@@ -15,7 +15,7 @@
 //! - 18 idle connections: 10 ... 10k idle TCP connections plus 50 echoing (client in its own
 //!   process); req/s for kq, tokio (multi-thread, 1 worker) and the raw mio floor.
 //!
-//! Full: about 4-6 minutes on 2 cores; `--quick` about 1-2 minutes; `--smoke` seconds (tiny
+//! Full: about 4-8 minutes on 2 cores; `--quick` about 2-3 minutes; `--smoke` seconds (tiny
 //! sizes, for CI; nothing about speed is asserted).
 
 use std::fmt::Write as _;
@@ -468,7 +468,7 @@ fn row18(m: &Mode, p: &mut Progress) -> Curve {
                     Err(e) => format!("failed: {e}"),
                 };
                 p.step(
-                    m.net.secs + m.net.warmup.as_secs_f64() + n as f64 * 1e-4 + 0.3,
+                    m.net.secs + m.net.warmup.as_secs_f64() + n as f64 * 2e-3 + 0.3,
                     &format!(
                         "row 18 N={n} round {}/{} {}: {what}",
                         round + 1,
@@ -522,7 +522,7 @@ fn main() {
         plan += m
             .conn_ns
             .iter()
-            .map(|n| m.net.secs + m.net.warmup.as_secs_f64() + *n as f64 * 1e-4 + 0.3)
+            .map(|n| m.net.secs + m.net.warmup.as_secs_f64() + *n as f64 * 2e-3 + 0.3)
             .sum::<f64>()
             * 3.0
             * m.net.rounds as f64;
