@@ -18,9 +18,13 @@
 //! them), which keeps the registry off their hot path. Nothing can be tracked, and no resource
 //! created, once the driver is shut down.
 //!
-//! The runtime's own knotes (the wake-up USER knote, the timers) use idents in
-//! [`RESERVED_IDENTS`], which `EventSource` refuses: a user's knote can never replace or delete
-//! one of them.
+//! The driver owns the runtime's timer queue (`time::queue`): it fires the expired timers around
+//! each collection and waits in the reactor at most until the earliest deadline, so timers cost
+//! no knote and no kevent call each. It also makes every kevent call of the runtime
+//! ([`register`](Driver::register), [`deregister`](Driver::deregister), `unpark`, `drive`).
+//!
+//! The runtime's own knotes (the wake-up USER knote) use idents in [`RESERVED_IDENTS`], which
+//! `EventSource` refuses: a user's knote can never replace or delete one of them.
 
 use std::collections::VecDeque;
 use std::io;
@@ -33,7 +37,9 @@ use crate::unwind::{drop_quietly, quietly};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
+use kq_reactor::{note, Filter, Flags, Kevent, Kqueue, LockStats};
+
+use crate::time::queue::TimerQueue;
 
 /// Ready for reading (or: the timer fired, the source has events).
 pub(crate) const READABLE: usize = 1;
@@ -190,8 +196,18 @@ impl ScheduledIo {
         wake_quietly(writer);
     }
 
+    /// A timer of the runtime's timer queue expired: records it and wakes the waiter.
+    pub(crate) fn fire(&self) {
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
+            let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
+            Some(tick | (cur & READINESS) | READABLE)
+        });
+        let reader = lock(&self.waiters).reader.take();
+        wake_quietly(reader);
+    }
+
     /// Marks the resource as belonging to a runtime that has shut down, and wakes its waiters.
-    fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         self.readiness.fetch_or(SHUTDOWN, AcqRel);
         let (reader, writer) = {
             let mut w = lock(&self.waiters);
@@ -294,13 +310,14 @@ fn wake_quietly(waker: Option<Waker>) {
 
 /// The runtime's reactor.
 pub(crate) struct Driver {
-    pub(crate) kq: Kqueue,
+    kq: Kqueue,
+    /// The runtime's timers (see `time::queue`).
+    pub(crate) timers: TimerQueue,
     release: Mutex<Vec<Arc<ScheduledIo>>>,
     /// Live resources, so that shutdown can wake their waiters.
     live: Vec<Mutex<slab::Slab<Arc<ScheduledIo>>>>,
     /// Set (under every `live` shard in turn) by [`shutdown`](Self::shutdown).
     is_shutdown: AtomicBool,
-    next_ident: AtomicUsize,
     /// Events dispatched so far.
     pub(crate) events: AtomicU64,
     buf: Mutex<Vec<Kevent>>,
@@ -313,21 +330,13 @@ impl Driver {
         kq.kevent(&[wake], &mut [], None)?;
         Ok(Driver {
             kq,
+            timers: TimerQueue::new(),
             release: Mutex::new(Vec::new()),
             live: (0..SHARDS).map(|_| Mutex::new(slab::Slab::new())).collect(),
             is_shutdown: AtomicBool::new(false),
-            next_ident: AtomicUsize::new(0),
             events: AtomicU64::new(0),
             buf: Mutex::new(vec![Kevent::default(); 256]),
         })
-    }
-
-    /// A fresh ident in [`RESERVED_IDENTS`] for a timer or another knote of the runtime's own
-    /// (never [`WAKE_IDENT`]). Wraps around within the range after 2^63 idents (2^31 on 32-bit
-    /// targets).
-    pub(crate) fn next_ident(&self) -> usize {
-        let n = self.next_ident.fetch_add(1, Relaxed);
-        RESERVED_IDENTS.start() + n % (WAKE_IDENT - RESERVED_IDENTS.start())
     }
 
     /// Fails once the driver is shut down (for resources being created).
@@ -374,6 +383,7 @@ impl Driver {
     /// and no resource can be created any more.
     pub(crate) fn shutdown(&self) {
         self.is_shutdown.store(true, Release);
+        self.timers.shutdown();
         for shard in &self.live {
             let ios: Vec<_> = lock(shard).drain().collect();
             for io in ios {
@@ -402,10 +412,14 @@ impl Driver {
         for io in released {
             drop_quietly(io);
         }
+        let wait = self.timers.before_wait(timeout);
         let mut buf = lock(&self.buf);
-        let n = match self.kq.kevent(&[], &mut buf, timeout) {
+        let n = match self.kq.kevent(&[], &mut buf, wait) {
             Ok(n) => n,
-            Err(_) => return 0,
+            Err(_) => {
+                self.timers.after_wait();
+                return 0;
+            }
         };
         for ev in &buf[..n] {
             if ev.udata == 0 {
@@ -416,12 +430,35 @@ impl Driver {
             let io = unsafe { &*(ev.udata as usize as *const ScheduledIo) };
             io.dispatch(ev);
         }
+        drop(buf);
         self.events.fetch_add(n as u64, Relaxed);
-        n
+        n + self.timers.after_wait()
     }
 
-    /// Applies changes, reporting the first failed one as an error.
-    pub(crate) fn apply(&self, changes: &[Kevent]) -> io::Result<()> {
+    /// The reactor's lock statistics.
+    pub(crate) fn lock_stats(&self) -> LockStats {
+        self.kq.lock_stats()
+    }
+
+    /// Deletes knotes (EV_DELETE changes) of a resource being dropped. Changes only: no event
+    /// buffer, since a collecting call would wait for, and swallow, other resources' events.
+    /// Errors (the fd already closed, the knotes gone) leave nothing to undo.
+    pub(crate) fn deregister(&self, changes: &[Kevent]) {
+        let _ = self.kq.kevent(changes, &mut [], None);
+    }
+
+    /// Re-adds knotes (Windows: re-arms `NOTE_NODATA` knotes after a `WouldBlock`). Changes
+    /// only, as [`deregister`](Self::deregister); a failure (the socket already closed) leaves
+    /// nothing to arm.
+    #[cfg(windows)]
+    pub(crate) fn rearm(&self, changes: &[Kevent]) {
+        let _ = self.kq.kevent(changes, &mut [], None);
+    }
+
+    /// Registers knotes, all of them in one call of the reactor when they fit (one lock
+    /// acquisition, one platform context for consecutive changes on one fd), reporting the
+    /// first failed change as an error.
+    pub(crate) fn register(&self, changes: &[Kevent]) -> io::Result<()> {
         let mut out = [Kevent::default(); 4];
         for chunk in changes.chunks(4) {
             let mut with_receipt = [Kevent::default(); 4];

@@ -102,7 +102,7 @@ impl Registration {
         if interest.is_writable() {
             changes.push(knote(Filter::Write));
         }
-        reg.handle.shared.driver.apply(&changes)?;
+        reg.handle.shared.driver.register(&changes)?;
         Ok(reg)
     }
 
@@ -162,8 +162,7 @@ impl Registration {
                 changes.push(kev.with_udata(self.io.udata()));
             }
         }
-        // Changes only (see `drop`). A failure (the socket already closed) leaves nothing to arm.
-        let _ = self.handle.shared.driver.kq.kevent(&changes, &mut [], None);
+        self.handle.shared.driver.rearm(&changes);
     }
 
     /// Waits until readable.
@@ -236,9 +235,7 @@ impl Drop for Registration {
         if self.interest.is_writable() {
             changes.push(Kevent::new(self.fd, Filter::Write, Flags::DELETE));
         }
-        // Changes only (no event buffer: a collecting call would wait for, and swallow, other
-        // resources' events). Errors (fd already closed, knotes gone) leave nothing to undo.
-        let _ = driver.kq.kevent(&changes, &mut [], None);
+        driver.deregister(&changes);
         driver.release(self.io.clone());
     }
 }
@@ -310,7 +307,7 @@ impl EventSource {
         let kev = Kevent { flags, udata: io.udata(), ..change };
         let source =
             EventSource { handle, io, ident: change.ident, filter: change.filter, done: false };
-        source.handle.shared.driver.apply(&[kev])?;
+        source.handle.shared.driver.register(&[kev])?;
         Ok(source)
     }
 
@@ -350,9 +347,7 @@ impl futures_core::Stream for EventSource {
 impl Drop for EventSource {
     fn drop(&mut self) {
         let driver = &self.handle.shared.driver;
-        // Changes only, as in `Registration::drop`.
-        let delete = Kevent::new(self.ident, self.filter, Flags::DELETE);
-        let _ = driver.kq.kevent(&[delete], &mut [], None);
+        driver.deregister(&[Kevent::new(self.ident, self.filter, Flags::DELETE)]);
         driver.release(self.io.clone());
     }
 }

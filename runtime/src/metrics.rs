@@ -44,7 +44,7 @@ impl RuntimeMetrics {
             parks: per(|m| m.parks.load(Relaxed)),
             injector_depth: shared.injector.len(),
             reactor_events: shared.driver.events.load(Relaxed),
-            reactor_lock: shared.driver.kq.lock_stats(),
+            reactor_lock: shared.driver.lock_stats(),
         }
     }
 

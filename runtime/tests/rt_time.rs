@@ -454,6 +454,82 @@ fn thousand_concurrent_random_sleeps() {
     });
 }
 
+/// The driver waits for the earliest deadline of the runtime's timer queue: a sooner timer armed
+/// while it waits (from a task on another worker, from a thread outside the runtime) must wake it
+/// to wait less, or the short sleep would last as long as the long one (an hour here).
+#[test]
+fn sooner_timer_wakes_a_driver_waiting_for_a_later_one() {
+    bounded(60, || {
+        for workers in [1, 2] {
+            let rt = kq_runtime::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .build()
+                .unwrap();
+            let long = rt.spawn(sleep(Duration::from_secs(3600)));
+            // Let a worker settle in the driver, waiting for the hour-long timer.
+            thread::sleep(Duration::from_millis(50));
+            // Outside the runtime (block_on of a multi-thread runtime parks this thread).
+            let t0 = Instant::now();
+            rt.block_on(sleep(Duration::from_millis(20)));
+            assert!(t0.elapsed() >= Duration::from_millis(20));
+            // From a task, while the driver again waits for the hour.
+            thread::sleep(Duration::from_millis(50));
+            let h = rt.spawn(async { sleep(Duration::from_millis(20)).await });
+            rt.block_on(async { timeout(LOOSE, h).await.expect("short sleep stuck").unwrap() });
+            assert!(!long.is_finished(), "{workers} workers: the hour-long sleep completed");
+            long.abort();
+        }
+        // A current-thread runtime driven by one block_on while another thread arms a timer.
+        let rt = std::sync::Arc::new(current());
+        let rt2 = rt.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let driver = thread::spawn(move || {
+            rt2.block_on(async {
+                let h = spawn(sleep(Duration::from_millis(30)));
+                let _ = tx.send(());
+                sleep(Duration::from_secs(3600)).await;
+                drop(h);
+            })
+        });
+        rx.recv().unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let t0 = Instant::now();
+        rt.block_on(sleep(Duration::from_millis(20)));
+        assert!(t0.elapsed() >= Duration::from_millis(20));
+        drop(driver); // the hour-long block_on is left running; the process ends with the test
+    });
+}
+
+/// Timers armed and dropped in every order: the ones dropped never fire, the others fire, none
+/// early, and equal deadlines all fire.
+#[test]
+fn many_timers_dropped_and_kept_with_equal_deadlines() {
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            rt.block_on(async {
+                let deadline = Instant::now() + Duration::from_millis(30);
+                let mut kept = Vec::new();
+                for i in 0..2000 {
+                    let mut s = Box::pin(sleep_until(deadline));
+                    let polled = poll_fn(|cx| Poll::Ready(s.as_mut().poll(cx))).await;
+                    assert!(polled.is_pending(), "{name}: sleep {i} ready before its deadline");
+                    if i % 2 == 0 {
+                        kept.push(s);
+                    } // the odd ones are dropped armed
+                }
+                let all = timeout(LOOSE, async {
+                    for s in kept {
+                        s.await;
+                    }
+                })
+                .await;
+                assert!(all.is_ok(), "{name}: 1000 sleeps with one deadline did not all fire");
+                assert!(Instant::now() >= deadline);
+            });
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // tokio-test
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-//! Time: [`sleep`], [`interval`], [`timeout`], built on EVFILT_TIMER knotes of the runtime's
-//! reactor (one per armed timer; the reactor's heap makes arming O(log n)).
+//! Time: [`sleep`], [`interval`], [`timeout`], built on the runtime's timer queue (owned by its
+//! driver, which waits in the reactor until the earliest deadline: no knote per timer).
 
 mod interval;
+pub(crate) mod queue;
 mod sleep;
 mod timeout;
 

@@ -1,5 +1,5 @@
-//! [`Sleep`], [`sleep`] and [`sleep_until`]: one EVFILT_TIMER knote (ONESHOT, nanoseconds) per
-//! sleeping future, armed on first poll and deleted on drop.
+//! [`Sleep`], [`sleep`] and [`sleep_until`]: an entry of the runtime's timer queue (see
+//! `queue.rs`) per sleeping future, queued on first poll and removed on drop.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use kq_reactor::{note, Filter, Flags, Kevent};
-
+use super::queue::{Inserted, TimerKey};
 use crate::driver::{Direction, ScheduledIo, READABLE, SHUTDOWN};
 use crate::runtime::Handle;
+use crate::unwind::drop_quietly;
 
 /// Waits until `duration` has elapsed. A duration too large for an `Instant` waits "forever"
 /// (about 30 years), as tokio's.
@@ -29,7 +29,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep { deadline, timer: None }
 }
 
-/// How far ahead deadlines computed from huge durations saturate, and timer knotes reach.
+/// How far ahead deadlines computed from huge durations saturate.
 const MAX_AHEAD: Duration = Duration::from_secs(86400 * 365 * 30);
 
 /// About 30 years from now: where deadlines computed from huge durations saturate.
@@ -48,11 +48,8 @@ const SHUT_DOWN: &str = "kq::time: the runtime of this timer has shut down (it w
 struct Armed {
     handle: Handle,
     io: Arc<ScheduledIo>,
-    ident: usize,
+    key: TimerKey,
     deadline: Instant,
-    /// The knote fires at `deadline`, or earlier when that is too far away (then it is armed
-    /// again when it fires).
-    capped: bool,
 }
 
 /// A future that completes at a deadline. Created by [`sleep`] and [`sleep_until`].
@@ -70,7 +67,7 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        let fired = |t: &Armed| t.deadline == self.deadline && !t.capped && t.io.is_set(READABLE);
+        let fired = |t: &Armed| t.deadline == self.deadline && t.io.is_set(READABLE);
         Instant::now() >= self.deadline || self.timer.as_ref().is_some_and(fired)
     }
 
@@ -79,6 +76,7 @@ impl Sleep {
         self.deadline = deadline;
     }
 
+    /// Queues the timer in the runtime's timer queue (replacing an earlier one).
     fn arm(&mut self) -> std::io::Result<()> {
         let handle = match self.timer.take() {
             Some(old) => {
@@ -89,37 +87,28 @@ impl Sleep {
             None => Handle::try_current().map_err(std::io::Error::other)?,
         };
         let driver = &handle.shared.driver;
-        if driver.check_open().is_err() {
-            panic!("{SHUT_DOWN}");
-        }
         let io = Arc::new(ScheduledIo::default());
-        let ident = driver.next_ident();
-        // At most ~30 years ahead (a deadline beyond that re-arms when the timer fires), so the
-        // reactor never computes a deadline near the end of `Instant`'s range.
-        let ahead = self.deadline.saturating_duration_since(Instant::now());
-        let ns = ahead.min(MAX_AHEAD).as_nanos();
-        let ns = i64::try_from(ns).unwrap_or(i64::MAX);
-        let change = Kevent::new(ident, Filter::Timer, Flags::ADD | Flags::ONESHOT)
-            .with_fflags(note::NSECONDS)
-            .with_data(ns)
-            .with_udata(io.udata());
-        if let Err(e) = driver.kq.kevent(&[change], &mut [], None) {
-            driver.release(io);
-            return Err(e);
-        }
-        let armed = Armed { handle, io, ident, deadline: self.deadline, capped: ahead > MAX_AHEAD };
-        self.timer = Some(armed);
+        let key = match driver.timers.insert(self.deadline, io.clone()) {
+            Inserted::Queued(key, wake_driver) => {
+                if wake_driver {
+                    driver.unpark();
+                }
+                key
+            }
+            Inserted::ShutDown => panic!("{SHUT_DOWN}"),
+        };
+        self.timer = Some(Armed { handle, io, key, deadline: self.deadline });
         Ok(())
     }
 }
 
+/// Takes a timer out of the queue (unless it has fired, and left it already). The waker it
+/// holds is user code: a panic in its destructor is swallowed, as when the driver drops it.
 fn disarm(t: Armed) {
-    let driver = &t.handle.shared.driver;
     if !t.io.is_set(READABLE) {
-        let _ =
-            driver.kq.kevent(&[Kevent::new(t.ident, Filter::Timer, Flags::DELETE)], &mut [], None);
+        t.handle.shared.driver.timers.remove(t.key);
     }
-    driver.release(t.io);
+    drop_quietly(t.io);
 }
 
 impl Future for Sleep {
@@ -133,19 +122,18 @@ impl Future for Sleep {
             }
             return Poll::Ready(());
         }
-        let stale = |t: &Armed| t.deadline != self.deadline || (t.capped && t.io.is_set(READABLE));
-        if self.timer.as_ref().is_none_or(stale) {
+        if self.timer.as_ref().is_none_or(|t| t.deadline != self.deadline) {
             if let Err(e) = self.arm() {
-                panic!("kq::time::Sleep polled outside a kq runtime, or the timer failed: {e}");
+                panic!("kq::time::Sleep polled outside a kq runtime: {e}");
             }
         }
         let Some(t) = &self.timer else { return Poll::Pending };
+        // No tracking for shutdown: shutting the driver down wakes every queued timer.
         match t.io.poll_ready(cx, Direction::Read) {
             Poll::Ready(ev) if ev.ready & READABLE == 0 && ev.ready & SHUTDOWN != 0 => {
                 panic!("{SHUT_DOWN}")
             }
             Poll::Ready(_) => Poll::Ready(()),
-            Poll::Pending if t.handle.shared.watch(&t.io).is_err() => panic!("{SHUT_DOWN}"),
             Poll::Pending => Poll::Pending,
         }
     }
