@@ -149,8 +149,10 @@ mod kevent;
 mod kqueue;
 #[cfg(all(unix, not(loom)))]
 mod nest;
+mod platform;
 mod sync;
 mod sys;
+mod wait;
 
 pub use kevent::{note, Filter, Flags, Kevent};
 pub use kqueue::Kqueue;

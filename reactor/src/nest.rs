@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use crate::kqueue::{Link, Shared, WeakShared};
 use crate::sync::lock_std as lock;
+use crate::wait::{Link, Shared, WeakShared};
 
 fn registry() -> MutexGuard<'static, HashMap<RawFd, WeakShared>> {
     static REGISTRY: OnceLock<Mutex<HashMap<RawFd, WeakShared>>> = OnceLock::new();
