@@ -99,25 +99,32 @@ fn reaches(from: &Shared, target: &Shared) -> bool {
     false
 }
 
-/// The kqueues below `top`, at any depth, whose readiness the OS does not report to `top`'s
-/// poller: each one behind a link that is not OS-nested (the kqueues below an OS-nested link
-/// are reported through the child's own fd, as far as the links below it are OS-nested too).
-pub(crate) fn unnested_below(top: &Shared) -> Vec<Arc<Shared>> {
-    let links = |k: &Shared| -> Vec<(Arc<Shared>, bool)> {
-        lock(k.children()).iter().filter_map(|l| Some((l.child.upgrade()?, l.os_nested))).collect()
-    };
-    let mut stack = links(top);
-    let mut out: Vec<Arc<Shared>> = Vec::new();
-    let mut seen = 0usize;
-    while let Some((k, os_nested)) = stack.pop() {
-        seen += 1;
-        if seen > 100_000 {
-            break; // absurd fan-out: the deepest are then only found by their parents
+impl Shared {
+    /// The kqueues below this one, at any depth, whose readiness the OS does not report to this
+    /// one's poller: each one behind a link that is not OS-nested (the kqueues below an OS-nested
+    /// link are reported through the child's own fd, as far as the links below it are OS-nested
+    /// too).
+    pub(crate) fn unnested_below(&self) -> Vec<Arc<Shared>> {
+        let top = self;
+        let links = |k: &Shared| -> Vec<(Arc<Shared>, bool)> {
+            lock(k.children())
+                .iter()
+                .filter_map(|l| Some((l.child.upgrade()?, l.os_nested)))
+                .collect()
+        };
+        let mut stack = links(top);
+        let mut out: Vec<Arc<Shared>> = Vec::new();
+        let mut seen = 0usize;
+        while let Some((k, os_nested)) = stack.pop() {
+            seen += 1;
+            if seen > 100_000 {
+                break; // absurd fan-out: the deepest are then only found by their parents
+            }
+            stack.extend(links(&k));
+            if !os_nested && !out.iter().any(|o| Arc::ptr_eq(o, &k)) {
+                out.push(k);
+            }
         }
-        stack.extend(links(&k));
-        if !os_nested && !out.iter().any(|o| Arc::ptr_eq(o, &k)) {
-            out.push(k);
-        }
+        out
     }
-    out
 }

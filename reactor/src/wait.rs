@@ -353,7 +353,7 @@ impl Shared {
     fn wait_os(&self, tokens: &mut Vec<BackendEvent>, wait: Option<Duration>) -> io::Result<usize> {
         #[cfg(all(unix, not(loom)))]
         {
-            let below = crate::nest::unnested_below(self);
+            let below = self.unnested_below();
             if !below.is_empty() {
                 let fd = |k: &Shared| libc::pollfd {
                     fd: k.backend.raw_fd(),

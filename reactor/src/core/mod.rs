@@ -2,7 +2,7 @@
 //! events, and FreeBSD's collection scan. All of kqueue's delivery semantics live here; the
 //! backend only reports that an OS source may have changed.
 //!
-//! The core is a plain single-threaded state machine. [`crate::kqueue`] keeps it behind the one
+//! The core is a plain single-threaded state machine. `wait.rs` keeps it behind the one
 //! profiled lock, so every method here runs with that lock held; nothing here blocks, wakes a
 //! waker or calls user code.
 
