@@ -213,9 +213,14 @@ impl<T> DerefMut for ProfiledGuard<'_, T> {
 
 impl<T> Drop for ProfiledGuard<'_, T> {
     fn drop(&mut self) {
-        if self.guard.take().is_some() {
+        // The hold ends when the inner guard unlocks: read the clock before that, so that a
+        // preemption after the unlock is not counted as holding (holds then never overlap).
+        #[cfg(feature = "lock-profiling")]
+        let held = self.since.elapsed();
+        if let Some(inner) = self.guard.take() {
+            drop(inner);
             #[cfg(feature = "lock-profiling")]
-            self.lock.record_hold(self.since.elapsed());
+            self.lock.record_hold(held);
         }
         let _ = self.lock;
     }
