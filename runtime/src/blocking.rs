@@ -180,7 +180,7 @@ impl Schedule for Inner {
         }
     }
 
-    fn release(&self, _owned_key: usize, _id: u64) {}
+    fn forget_completed(&self, _owned_key: usize, _id: u64) {}
 }
 
 impl Inner {

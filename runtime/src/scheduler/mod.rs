@@ -242,7 +242,7 @@ impl Schedule for Shared {
         self.notify_one();
     }
 
-    fn release(&self, owned_key: usize, id: u64) {
+    fn forget_completed(&self, owned_key: usize, id: u64) {
         let removed = lock(&self.owned.shards[id as usize % SHARDS]).try_remove(owned_key);
         drop(removed);
     }

@@ -37,7 +37,7 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// Puts a notified task in a run queue. `yielded`: the task woke itself while running.
     fn schedule(&self, task: TaskRef, yielded: bool);
     /// The task completed: forget it (it was registered at spawn with `owned_key`).
-    fn release(&self, owned_key: usize, id: u64);
+    fn forget_completed(&self, owned_key: usize, id: u64);
 }
 
 /// A type-erased task, as run queues hold it.
@@ -134,7 +134,7 @@ where
             let waker = lock(&self.join_waker).take();
             if let Some(w) = waker {
                 // The JoinHandle's waker is user code (any executor's): its panic must not
-                // unwind into the worker, nor skip the release below.
+                // unwind into the worker, nor skip the forget_completed below.
                 quietly(|| w.wake());
             }
         } else {
@@ -142,7 +142,7 @@ where
             let out = std::mem::replace(unsafe { &mut *self.stage.get() }, Stage::Consumed);
             drop_quietly(out);
         }
-        self.scheduler.release(self.owned_key.load(Acquire), self.id);
+        self.scheduler.forget_completed(self.owned_key.load(Acquire), self.id);
     }
 
     fn cancelled(&self) -> JoinError {
