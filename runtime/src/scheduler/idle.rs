@@ -10,6 +10,10 @@
 //! Modelled with loom in `loom_tests` (`RUSTFLAGS="--cfg loom"`).
 
 use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering::AcqRel};
+#[cfg(loom)]
+use loom::thread::{current as current_thread, ThreadId};
+#[cfg(not(loom))]
+use std::thread::{current as current_thread, ThreadId};
 
 /// What the idle protocol needs from the reactor.
 pub(crate) trait Park {
@@ -28,6 +32,10 @@ struct State {
     permits: usize,
     /// A worker is blocked in the driver.
     driver_held: bool,
+    /// The thread holding the driver: work it schedules itself (timers it fires, tasks it
+    /// wakes) needs no wake-up of the driver, since that thread looks for work as soon as its
+    /// `drive` returns.
+    driver_thread: Option<ThreadId>,
     /// The driver has been unparked and has not returned yet: further notifications would only
     /// repeat the same wake-up (one eventfd write each), so they are skipped.
     driver_notified: bool,
@@ -47,6 +55,7 @@ impl Drop for DriverHeld<'_> {
     fn drop(&mut self) {
         let mut st = self.idle.lock();
         st.driver_held = false;
+        st.driver_thread = None;
         st.driver_notified = false;
         if self.hand_over && st.sleeping > st.permits {
             st.permits += 1;
@@ -83,7 +92,10 @@ impl Idle {
             st.permits += 1;
             drop(st);
             self.cond.notify_one();
-        } else if st.driver_held && !st.driver_notified {
+        } else if st.driver_held
+            && !st.driver_notified
+            && st.driver_thread != Some(current_thread().id())
+        {
             st.driver_notified = true;
             drop(st);
             park.unpark();
@@ -114,6 +126,7 @@ impl Idle {
         }
         if !st.driver_held {
             st.driver_held = true;
+            st.driver_thread = Some(current_thread().id());
             drop(st);
             let _held = DriverHeld { idle: self, hand_over: true };
             park.drive(None);
@@ -137,6 +150,7 @@ impl Idle {
                 return;
             }
             st.driver_held = true;
+            st.driver_thread = Some(current_thread().id());
         }
         let _held = DriverHeld { idle: self, hand_over: false };
         park.drive(Some(std::time::Duration::ZERO));
