@@ -1,6 +1,7 @@
 //! The blocking pool: threads for `spawn_blocking`, started on demand up to a maximum and kept
 //! for a while when idle.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +21,14 @@ thread_local! {
 }
 
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// What a blocking thread enters before it runs functions: the runtime's context, so that
+/// `spawn`, timers and I/O work inside `spawn_blocking`. The runtime gives it to the pool at
+/// creation; it holds the runtime weakly (the pool belongs to the runtime).
+pub(crate) trait RuntimeContext: Send + Sync + 'static {
+    /// Enters the context, `None` once the runtime is gone; dropping the guard leaves it.
+    fn enter(&self) -> Option<Box<dyn Any>>;
+}
 
 #[derive(Default)]
 struct State {
@@ -42,8 +51,8 @@ pub(crate) struct Inner {
     thread_name: Arc<dyn Fn() -> String + Send + Sync>,
     on_start: Option<Arc<dyn Fn() + Send + Sync>>,
     on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
-    /// The runtime's handle, entered by blocking threads (set once the runtime exists).
-    handle: Mutex<Option<Weak<crate::scheduler::Shared>>>,
+    /// The runtime's context, entered by blocking threads.
+    context: Box<dyn RuntimeContext>,
     me: Weak<Inner>,
 }
 
@@ -75,6 +84,7 @@ impl BlockingPool {
         thread_name: Arc<dyn Fn() -> String + Send + Sync>,
         on_start: Option<Arc<dyn Fn() + Send + Sync>>,
         on_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+        context: Box<dyn RuntimeContext>,
     ) -> Self {
         BlockingPool {
             inner: Arc::new_cyclic(|me| Inner {
@@ -85,14 +95,10 @@ impl BlockingPool {
                 thread_name,
                 on_start,
                 on_stop,
-                handle: Mutex::new(None),
+                context,
                 me: me.clone(),
             }),
         }
-    }
-
-    pub(crate) fn set_handle(&self, shared: Weak<crate::scheduler::Shared>) {
-        *lock(&self.inner.handle) = Some(shared);
     }
 
     pub(crate) fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
@@ -171,7 +177,7 @@ impl Schedule for Inner {
         if st.threads < self.max_threads {
             st.threads += 1;
             let Some(inner) = self.me.upgrade() else { return };
-            let name = crate::rt::thread_name(&self.thread_name);
+            let name = crate::unwind::thread_name(&self.thread_name);
             st.handles.retain(|h| !h.is_finished());
             match thread::Builder::new().name(name).spawn(move || inner.run()) {
                 Ok(h) => st.handles.push(h),
@@ -202,9 +208,7 @@ impl Inner {
     }
 
     fn run_tasks(&self) {
-        let shared = lock(&self.handle).as_ref().and_then(Weak::upgrade);
-        let _enter =
-            shared.map(|s| crate::runtime::enter_context(crate::runtime::Handle { shared: s }));
+        let _enter = self.context.enter();
         let mut st = lock(&self.state);
         loop {
             if let Some(task) = st.queue.pop_front() {

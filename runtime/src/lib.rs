@@ -55,7 +55,6 @@ mod unwind;
 /// [`RuntimeMetrics`](runtime::RuntimeMetrics).
 pub mod runtime {
     pub use crate::metrics::RuntimeMetrics;
-    pub(crate) use crate::rt::enter_context;
     pub use crate::rt::{Builder, Handle, Runtime, TryCurrentError};
 }
 

@@ -27,3 +27,8 @@ pub(crate) fn or_else<T>(f: impl FnOnce() -> T, fallback: impl FnOnce() -> T) ->
         }
     }
 }
+
+/// The name the user's function gives a new thread, or "kq-worker" if it panics.
+pub(crate) fn thread_name(f: &std::sync::Arc<dyn Fn() -> String + Send + Sync>) -> String {
+    or_else(|| f(), || "kq-worker".to_string())
+}

@@ -4,11 +4,6 @@ use super::*;
 
 pub(super) type Callback = Arc<dyn Fn() + Send + Sync>;
 
-/// The name the user's function gives a new thread, or "kq-worker" if it panics.
-pub(crate) fn thread_name(f: &Arc<dyn Fn() -> String + Send + Sync>) -> String {
-    or_else(|| f(), || "kq-worker".to_string())
-}
-
 /// Configures and builds a [`Runtime`] (tokio's `runtime::Builder`).
 pub struct Builder {
     pub(super) flavor: Flavor,
@@ -112,14 +107,16 @@ impl Builder {
         };
         let queues: Vec<_> = (0..workers).map(|_| crossbeam::deque::Worker::new_fifo()).collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
-        let blocking = BlockingPool::new(
-            self.max_blocking_threads,
-            self.thread_name.clone(),
-            self.on_start.clone(),
-            self.on_stop.clone(),
-        );
-        let shared = Arc::new(Shared::new(self.flavor, driver, stealers, blocking.clone()));
-        blocking.set_handle(Arc::downgrade(&shared));
+        let shared = Arc::new_cyclic(|me| {
+            let blocking = BlockingPool::new(
+                self.max_blocking_threads,
+                self.thread_name.clone(),
+                self.on_start.clone(),
+                self.on_stop.clone(),
+                Box::new(WeakHandle(me.clone())),
+            );
+            Shared::new(self.flavor, driver, stealers, blocking)
+        });
         let handle = Handle { shared: shared.clone() };
         let mut rt = Runtime { handle: handle.clone(), workers: Vec::new() };
         for (index, queue) in queues.into_iter().enumerate() {

@@ -105,3 +105,13 @@ impl fmt::Debug for Handle {
         f.debug_struct("Handle").field("flavor", &self.shared.flavor).finish()
     }
 }
+
+/// A handle that does not keep the runtime alive: what the blocking pool enters.
+pub(crate) struct WeakHandle(pub(crate) std::sync::Weak<Shared>);
+
+impl crate::blocking::RuntimeContext for WeakHandle {
+    fn enter(&self) -> Option<Box<dyn std::any::Any>> {
+        let shared = self.0.upgrade()?;
+        Some(Box::new(enter_context(Handle { shared })))
+    }
+}

@@ -23,7 +23,7 @@ use crate::scheduler::{Flavor, Shared, WorkerCore};
 use crate::sync::lock;
 use crate::task::raw::{Schedule, Task, TaskRef};
 use crate::task::JoinHandle;
-use crate::unwind::{drop_quietly, or_else, quietly};
+use crate::unwind::{drop_quietly, quietly, thread_name};
 
 mod block_on;
 mod builder;
@@ -32,9 +32,9 @@ mod handle;
 mod runtime;
 
 use block_on::*;
-pub(crate) use builder::thread_name;
 pub use builder::Builder;
 pub(crate) use context::enter_context;
 use context::*;
+use handle::WeakHandle;
 pub use handle::{Handle, TryCurrentError};
 pub use runtime::Runtime;
