@@ -24,6 +24,13 @@ pub(crate) trait Park {
     fn unpark(&self);
 }
 
+/// Checks for work before a worker counts itself idle (see [`Idle::park`]).
+#[cfg(not(loom))]
+const SPINS: u32 = 64;
+/// Pause instructions between two checks (a few microseconds in all).
+#[cfg(not(loom))]
+const SPIN_PAUSES: u32 = 32;
+
 #[derive(Default)]
 struct State {
     /// Workers asleep on the condition variable.
@@ -104,6 +111,19 @@ impl Idle {
 
     /// Waits until there may be work: `has_work` is checked before and under the lock.
     pub(crate) fn park(&self, park: &impl Park, has_work: &dyn Fn() -> bool) {
+        // Spin briefly first, not yet counted as idle: work arriving within a few microseconds
+        // (the other half of a ping-pong, a task woken by a worker just ahead) is found without
+        // the lock, a condition-variable sleep and the notifier's wake-up. Nothing can be lost:
+        // the protocol below still runs when the spin finds nothing.
+        #[cfg(not(loom))]
+        for _ in 0..SPINS {
+            if has_work() {
+                return;
+            }
+            for _ in 0..SPIN_PAUSES {
+                std::hint::spin_loop();
+            }
+        }
         /// Leaves the idle count, also when unwinding.
         struct Leave<'a>(&'a AtomicUsize);
         impl Drop for Leave<'_> {
