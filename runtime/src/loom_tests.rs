@@ -81,3 +81,62 @@ fn loom_two_workers_no_lost_wakeup() {
     b.preemption_bound = Some(3);
     b.check(|| run_model(2, 2));
 }
+
+/// The task state word (`task/state.rs`): a wake-up racing with a poll is never lost, and the
+/// task is never queued twice nor polled by two threads at once. A worker takes the task from a
+/// queue (a counter) and polls it, returning `Pending`, as long as it finds it queued; another
+/// thread wakes it once.
+#[test]
+fn loom_task_wake_racing_a_poll_is_never_lost() {
+    use crate::task::state::{State, NOTIFIED};
+    use loom::sync::atomic::AtomicBool;
+    loom::model(|| {
+        let state = Arc::new(State::new());
+        let queued = Arc::new(AtomicUsize::new(1)); // a new task is NOTIFIED and scheduled
+        let running = Arc::new(AtomicBool::new(false));
+        let enqueue = |queued: &AtomicUsize| {
+            let before = queued.fetch_add(1, SeqCst);
+            assert_eq!(before, 0, "the task was queued twice");
+        };
+        let worker = {
+            let (state, queued, running) = (state.clone(), queued.clone(), running.clone());
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    if queued.compare_exchange(1, 0, SeqCst, SeqCst).is_err() {
+                        return;
+                    }
+                    assert!(state.start_run().is_some(), "a queued task is not complete");
+                    assert!(!running.swap(true, SeqCst), "polled by two threads at once");
+                    running.store(false, SeqCst);
+                    if state.end_run_pending() {
+                        enqueue(&queued);
+                    }
+                }
+            })
+        };
+        if state.notify() {
+            enqueue(&queued);
+        }
+        worker.join().unwrap();
+        // Quiescent: NOTIFIED is set exactly when the task is in the queue (none lost).
+        let notified = state.bits() & NOTIFIED != 0;
+        assert_eq!(notified, queued.load(SeqCst) == 1, "NOTIFIED and the queue disagree");
+    });
+}
+
+/// Completion racing the drop of the `JoinHandle`: exactly one of them drops the output.
+#[test]
+fn loom_task_output_dropped_exactly_once() {
+    use crate::task::state::{State, COMPLETE, JOIN_INTEREST};
+    loom::model(|| {
+        let state = Arc::new(State::new());
+        assert!(state.start_run().is_some());
+        let completer = {
+            let state = state.clone();
+            thread::spawn(move || state.complete() & JOIN_INTEREST == 0)
+        };
+        let handle_drops = state.drop_join() & COMPLETE != 0;
+        let completer_drops = completer.join().unwrap();
+        assert!(handle_drops ^ completer_drops, "the output must be dropped exactly once");
+    });
+}

@@ -3,6 +3,7 @@
 
 mod join_set;
 pub(crate) mod raw;
+pub(crate) mod state;
 
 use std::fmt;
 use std::future::Future;

@@ -26,11 +26,7 @@ use super::JoinError;
 use crate::sync::lock;
 use crate::unwind::{drop_quietly, quietly};
 
-const NOTIFIED: usize = 1;
-const RUNNING: usize = 2;
-const COMPLETE: usize = 4;
-const CANCELLED: usize = 8;
-const JOIN_INTEREST: usize = 16;
+use super::state::{State, CANCELLED, COMPLETE, JOIN_INTEREST};
 
 /// Where a task goes when it is woken.
 pub(crate) trait Schedule: Send + Sync + 'static {
@@ -59,7 +55,7 @@ enum Stage<F: Future> {
 }
 
 pub(crate) struct Task<F: Future> {
-    state: AtomicUsize,
+    state: State,
     id: u64,
     owned_key: AtomicUsize,
     scheduler: Arc<dyn Schedule>,
@@ -82,7 +78,7 @@ where
     /// A new task, NOTIFIED and with JOIN_INTEREST: the caller must schedule it.
     pub(crate) fn new(future: F, id: u64, scheduler: Arc<dyn Schedule>) -> Arc<Task<F>> {
         Arc::new(Task {
-            state: AtomicUsize::new(NOTIFIED | JOIN_INTEREST),
+            state: State::new(),
             id,
             owned_key: AtomicUsize::new(usize::MAX),
             scheduler,
@@ -93,20 +89,8 @@ where
 
     /// Sets NOTIFIED; schedules the task if it was idle. Returns without effect once complete.
     fn notify(self: &Arc<Self>, yielded: bool) {
-        let mut cur = self.state.load(Acquire);
-        loop {
-            if cur & (COMPLETE | NOTIFIED) != 0 {
-                return;
-            }
-            match self.state.compare_exchange_weak(cur, cur | NOTIFIED, AcqRel, Acquire) {
-                Ok(_) => {
-                    if cur & RUNNING == 0 {
-                        self.scheduler.schedule(self.clone(), yielded);
-                    }
-                    return;
-                }
-                Err(actual) => cur = actual,
-            }
+        if self.state.notify() {
+            self.scheduler.schedule(self.clone(), yielded);
         }
     }
 
@@ -128,8 +112,7 @@ where
     }
 
     fn complete(self: &Arc<Self>) {
-        let prev = self.state.fetch_update(AcqRel, Acquire, |s| Some((s | COMPLETE) & !RUNNING));
-        let prev = prev.unwrap_or_else(|s| s);
+        let prev = self.state.complete();
         if prev & JOIN_INTEREST != 0 {
             let waker = lock(&self.join_waker).take();
             if let Some(w) = waker {
@@ -156,10 +139,7 @@ where
     F::Output: Send + 'static,
 {
     fn run(self: Arc<Self>) {
-        let prev = self.state.fetch_update(AcqRel, Acquire, |s| {
-            (s & COMPLETE == 0).then_some((s & !NOTIFIED) | RUNNING)
-        });
-        let Ok(prev) = prev else { return };
+        let Some(prev) = self.state.start_run() else { return };
         if prev & CANCELLED != 0 {
             let err = self.cancelled();
             return self.finish(Err(err));
@@ -182,8 +162,7 @@ where
                 self.finish(Err(err))
             }
             Ok(Poll::Pending) => {
-                let prev = self.state.fetch_and(!RUNNING, AcqRel);
-                if prev & NOTIFIED != 0 {
+                if self.state.end_run_pending() {
                     // Woken while running (by itself: a yield, or by another thread).
                     self.scheduler.schedule(self.clone(), true);
                 }
@@ -192,10 +171,7 @@ where
     }
 
     fn shutdown(self: Arc<Self>) {
-        let prev = self.state.fetch_update(AcqRel, Acquire, |s| {
-            (s & (COMPLETE | RUNNING) == 0).then_some(s | RUNNING | CANCELLED)
-        });
-        if prev.is_ok() {
+        if self.state.start_shutdown() {
             let err = self.cancelled();
             self.finish(Err(err));
         }
@@ -235,9 +211,9 @@ where
     F::Output: Send + 'static,
 {
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, JoinError>> {
-        if self.state.load(Acquire) & COMPLETE == 0 {
+        if !self.state.is_complete() {
             *lock(&self.join_waker) = Some(cx.waker().clone());
-            if self.state.load(Acquire) & COMPLETE == 0 {
+            if !self.state.is_complete() {
                 return Poll::Pending;
             }
         }
@@ -250,7 +226,7 @@ where
     }
 
     fn drop_join(&self) {
-        let prev = self.state.fetch_and(!JOIN_INTEREST, AcqRel);
+        let prev = self.state.drop_join();
         if prev & COMPLETE != 0 {
             // SAFETY: COMPLETE was set while we held JOIN_INTEREST: the stage is ours.
             let out = std::mem::replace(unsafe { &mut *self.stage.get() }, Stage::Consumed);
@@ -259,14 +235,14 @@ where
     }
 
     fn abort(self: Arc<Self>) {
-        let prev = self.state.fetch_or(CANCELLED, AcqRel);
+        let prev = self.state.abort();
         if prev & COMPLETE == 0 {
             self.notify(false);
         }
     }
 
     fn is_finished(&self) -> bool {
-        self.state.load(Acquire) & COMPLETE != 0
+        self.state.is_complete()
     }
 
     fn id(&self) -> u64 {
