@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use super::{Backend, BackendEvent, FdBackend, Harvest, HARVEST_BATCH, OS_TOKEN};
 
+mod proc;
+mod signal;
 pub(crate) mod sources;
+mod vnode;
 use crate::sync::ProfiledMutex;
 
 const WAKER_IDENT: usize = 0;

@@ -1,13 +1,10 @@
 //! VNODE, PROC and SIGNAL on the native backend: the kernel's own knotes, registered with
-//! EV_CLEAR and udata = `OS_TOKEN`; their fflags and data are translated and accumulated into ours.
-//!
-//! PROC: macOS needs NOTE_EXITSTATUS for the status and refuses an exited pid with ESRCH, so a
-//! registration is followed by one `waitid(WNOHANG | WNOWAIT)`: a child that exited before (or
-//! while) it was registered fires at once. Dispositions are untouched: a watched signal whose
-//! default action ends the process still ends it, as on FreeBSD.
+//! EV_CLEAR and udata = `OS_TOKEN`; their fflags and data are translated and accumulated into
+//! ours. One file per filter (`vnode.rs`, `proc.rs`, `signal.rs`) owns its validation and
+//! decoding; this one dispatches.
 
-use super::NativeBackend;
-use crate::kevent::{note, Filter, Kevent};
+use super::{proc, signal, vnode, NativeBackend};
+use crate::kevent::{Filter, Kevent};
 use crate::sys::BackendEvent;
 use crate::sys::{Core, Kind, Knote};
 
@@ -23,23 +20,11 @@ pub(crate) enum OsSourceState {
 #[derive(Default)]
 pub(crate) struct OsSources;
 
-const VNODE_NOTES: [(u32, u32); 7] = [
-    (note::DELETE, libc::NOTE_DELETE),
-    (note::WRITE, libc::NOTE_WRITE),
-    (note::EXTEND, libc::NOTE_EXTEND),
-    (note::ATTRIB, libc::NOTE_ATTRIB),
-    (note::LINK, libc::NOTE_LINK),
-    (note::RENAME, libc::NOTE_RENAME),
-    (note::REVOKE, libc::NOTE_REVOKE),
-];
-const PROC_NOTES: [(u32, u32); 3] =
-    [(note::EXIT, libc::NOTE_EXIT), (note::FORK, libc::NOTE_FORK), (note::EXEC, libc::NOTE_EXEC)];
-
-fn to_native(ours: u32, table: &[(u32, u32)]) -> u32 {
+pub(super) fn to_native(ours: u32, table: &[(u32, u32)]) -> u32 {
     table.iter().filter(|(o, _)| ours & o != 0).fold(0, |acc, (_, n)| acc | n)
 }
 
-fn from_native(native: u32, table: &[(u32, u32)]) -> u32 {
+pub(super) fn from_native(native: u32, table: &[(u32, u32)]) -> u32 {
     table.iter().filter(|(_, n)| native & n != 0).fold(0, |acc, (o, _)| acc | o)
 }
 
@@ -62,18 +47,6 @@ pub(crate) fn filter_of(native: i64) -> Filter {
     }
 }
 
-/// The wait status of an exited child without reaping it, if `pid` is one.
-fn zombie_status(pid: libc::pid_t) -> Option<i64> {
-    crate::sys::wait_status::peek(libc::P_PID, pid as libc::id_t)
-}
-
-fn proc_fflags(ours: u32) -> u32 {
-    let native = to_native(ours, &PROC_NOTES);
-    #[cfg(any(target_os = "macos", target_os = "ios"))]
-    let native = if ours & note::EXIT != 0 { native | libc::NOTE_EXITSTATUS } else { native };
-    native
-}
-
 impl OsSources {
     pub(crate) fn attach(
         &mut self,
@@ -81,27 +54,15 @@ impl OsSources {
         kev: &Kevent,
     ) -> Result<OsSourceState, i32> {
         let fflags = match kev.filter {
-            // kq's directory extension has no native counterpart.
-            Filter::Vnode if kev.fflags & note::CHILDREN != 0 => return Err(libc::EOPNOTSUPP),
-            Filter::Vnode => to_native(kev.fflags, &VNODE_NOTES),
-            Filter::Proc => proc_fflags(kev.fflags),
-            Filter::Signal => {
-                crate::sys::signo::validate(kev.ident)?;
-                0
-            }
+            Filter::Vnode => vnode::fflags(kev)?,
+            Filter::Proc => proc::fflags(kev),
+            Filter::Signal => signal::fflags(kev)?,
             _ => return Err(libc::EINVAL),
         };
-        let filter = native_filter(kev.filter);
-        let result = backend.kernel_add(kev.ident, filter, fflags);
-        if kev.filter != Filter::Proc {
-            return result.map(|()| OsSourceState::Kernel);
-        }
-        let pid = libc::pid_t::try_from(kev.ident).map_err(|_| libc::ESRCH)?;
-        match (result, zombie_status(pid)) {
-            (Ok(()), Some(status)) => Ok(OsSourceState::Exited { status, kernel: true }),
-            (Ok(()), None) => Ok(OsSourceState::Kernel),
-            (Err(libc::ESRCH), Some(status)) => Ok(OsSourceState::Exited { status, kernel: false }),
-            (Err(e), _) => Err(e),
+        let result = backend.kernel_add(kev.ident, native_filter(kev.filter), fflags);
+        match kev.filter {
+            Filter::Proc => proc::attached(kev, result),
+            _ => result.map(|()| OsSourceState::Kernel),
         }
     }
 
@@ -116,25 +77,15 @@ impl OsSources {
     }
 
     pub(crate) fn evaluate(&mut self, kn: &mut Knote) -> bool {
-        if let Kind::Os(OsSourceState::Exited { status, .. }) = kn.kind {
-            if kn.fflags & note::EXIT == 0 {
-                kn.fire_exit(status);
-            }
-        }
+        proc::check_exited(kn);
         kn.fflags != 0 || kn.data != 0
     }
 
     pub(crate) fn handle(&mut self, ev: &BackendEvent, core: &mut Core) {
         core.os_update(ev.ident, ev.filter, |kn| match kn.filter {
-            Filter::Vnode => kn.fflags |= from_native(ev.fflags, &VNODE_NOTES) & kn.sfflags,
-            Filter::Proc => {
-                let notes = from_native(ev.fflags, &PROC_NOTES) & kn.sfflags;
-                if notes & note::EXIT != 0 {
-                    kn.fire_exit(ev.data);
-                }
-                kn.fflags |= notes;
-            }
-            _ => kn.data = kn.data.saturating_add(ev.data),
+            Filter::Vnode => vnode::decode(kn, ev),
+            Filter::Proc => proc::decode(kn, ev),
+            _ => signal::decode(kn, ev),
         });
     }
 }
