@@ -29,7 +29,7 @@ pub enum Filter {
 impl Filter {
     /// True for the filters whose ident is a file descriptor.
     pub fn is_fd(self) -> bool {
-        matches!(self, Filter::Read | Filter::Write | Filter::Vnode)
+        crate::core::filter::FD_FILTERS.contains(&self)
     }
 }
 

@@ -256,10 +256,8 @@ impl Shared {
                 continue;
             }
             let (core, mut io) = st.split(self);
-            for filter in [Filter::Read, Filter::Write, Filter::Vnode] {
-                if let Some(key) = core.key_of(ev.token, filter) {
-                    core.activate_edge(key, ev.ready, &mut io);
-                }
+            for key in core.fd_keys(ev.token).into_iter().flatten() {
+                core.activate_edge(key, ev.ready, &mut io);
             }
         }
     }

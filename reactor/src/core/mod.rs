@@ -6,7 +6,7 @@
 //! profiled lock, so every method here runs with that lock held; nothing here blocks, wakes a
 //! waker or calls user code.
 
-mod filter;
+pub(crate) mod filter;
 mod knote;
 pub(crate) mod ready;
 mod timer;
@@ -104,9 +104,12 @@ impl<S: 'static> Core<S> {
 
     /// Keys of the knotes on fd `fd` (READ, WRITE and VNODE).
     pub fn fd_knotes(&self, fd: usize) -> impl Iterator<Item = usize> + '_ {
-        [Filter::Read, Filter::Write, Filter::Vnode]
-            .into_iter()
-            .filter_map(move |f| self.table.get(&(fd, f)).copied())
+        self.fd_keys(fd).into_iter().flatten()
+    }
+
+    /// Keys of the knotes on fd `fd`, one slot per fd filter (no allocation, no borrow kept).
+    pub fn fd_keys(&self, fd: usize) -> [Option<usize>; filter::FD_FILTERS.len()] {
+        filter::FD_FILTERS.map(|f| self.table.get(&(fd, f)).copied())
     }
 
     fn has(&self, ident: usize, filter: Filter) -> bool {

@@ -219,3 +219,22 @@ fn bad_changes_are_refused_with_their_errno() {
     );
     assert_eq!(core.len(), 0, "nothing was registered");
 }
+
+#[test]
+fn the_fd_filters_are_those_whose_operations_say_so() {
+    let all = [
+        Filter::Read,
+        Filter::Write,
+        Filter::Vnode,
+        Filter::Proc,
+        Filter::Signal,
+        Filter::Timer,
+        Filter::User,
+    ];
+    for f in all {
+        let ops = super::filter::ops::<()>(f).expect("a known filter has operations");
+        assert_eq!(ops.is_fd(), super::filter::FD_FILTERS.contains(&f), "{f:?}");
+        assert_eq!(ops.is_fd(), f.is_fd(), "{f:?}");
+    }
+    assert!(super::filter::ops::<()>(Filter::Unknown(-99)).is_none());
+}

@@ -86,6 +86,10 @@ pub(crate) trait FilterOps<S: 'static>: Sync {
     }
 }
 
+/// The filters whose ident is a file descriptor (those whose operations say `is_fd`; checked by
+/// a unit test): the one list, for looking up every knote on an fd.
+pub(crate) const FD_FILTERS: [Filter; 3] = [Filter::Read, Filter::Write, Filter::Vnode];
+
 /// The table: the operations of `filter`, `None` for a filter kq does not know.
 pub(crate) fn ops<S: 'static>(filter: Filter) -> Option<&'static dyn FilterOps<S>> {
     Some(match filter {
