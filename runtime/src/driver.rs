@@ -32,7 +32,7 @@ use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
-use crate::sync::lock;
+use crate::sync::{self, lock};
 use crate::unwind::{drop_quietly, quietly};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -136,8 +136,9 @@ struct Waiters {
 
 /// Readiness and wakers of one resource.
 pub(crate) struct ScheduledIo {
-    readiness: AtomicUsize,
-    waiters: Mutex<Waiters>,
+    /// Readiness bits and their tick (from the sync facade: loom-checked, `loom_tests.rs`).
+    readiness: sync::AtomicUsize,
+    waiters: sync::Mutex<Waiters>,
     /// Where the driver tracks it: `slot * SHARDS + shard`.
     key: AtomicUsize,
 }
@@ -148,8 +149,8 @@ const UNTRACKED: usize = usize::MAX;
 impl Default for ScheduledIo {
     fn default() -> ScheduledIo {
         ScheduledIo {
-            readiness: AtomicUsize::new(0),
-            waiters: Mutex::default(),
+            readiness: sync::AtomicUsize::new(0),
+            waiters: sync::Mutex::new(Waiters::default()),
             key: AtomicUsize::new(UNTRACKED),
         }
     }
@@ -159,7 +160,7 @@ impl ScheduledIo {
     /// A resource that keeps the kevents it receives (a stream of kevents).
     pub(crate) fn for_stream() -> ScheduledIo {
         let io = ScheduledIo::default();
-        lock(&io.waiters).events = Some(VecDeque::new());
+        sync::lock_facade(&io.waiters).events = Some(VecDeque::new());
         io
     }
 
@@ -184,7 +185,7 @@ impl ScheduledIo {
             Some(tick | (cur & READINESS) | bits)
         });
         let (reader, writer) = {
-            let mut w = lock(&self.waiters);
+            let mut w = sync::lock_facade(&self.waiters);
             if let Some(q) = &mut w.events {
                 queue_event(q, ev);
             }
@@ -202,7 +203,7 @@ impl ScheduledIo {
             let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
             Some(tick | (cur & READINESS) | READABLE)
         });
-        let reader = lock(&self.waiters).reader.take();
+        let reader = sync::lock_facade(&self.waiters).reader.take();
         wake_quietly(reader);
     }
 
@@ -210,7 +211,7 @@ impl ScheduledIo {
     pub(crate) fn shutdown(&self) {
         self.readiness.fetch_or(SHUTDOWN, AcqRel);
         let (reader, writer) = {
-            let mut w = lock(&self.waiters);
+            let mut w = sync::lock_facade(&self.waiters);
             (w.reader.take(), w.writer.take())
         };
         wake_quietly(reader);
@@ -224,7 +225,7 @@ impl ScheduledIo {
         if cur & dir.mask() != 0 {
             return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
         }
-        let mut w = lock(&self.waiters);
+        let mut w = sync::lock_facade(&self.waiters);
         let slot = match dir {
             Direction::Read => &mut w.reader,
             Direction::Write => &mut w.writer,
@@ -259,7 +260,7 @@ impl ScheduledIo {
     /// The next kevent of a stream, or registers the waker; `None` once the stream is drained
     /// and the runtime has shut down.
     pub(crate) fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<Kevent>> {
-        let mut w = lock(&self.waiters);
+        let mut w = sync::lock_facade(&self.waiters);
         if let Some(ev) = w.events.as_mut().and_then(VecDeque::pop_front) {
             return Poll::Ready(Some(ev));
         }

@@ -62,4 +62,6 @@ pub use runtime::Runtime;
 pub use task::spawn;
 
 #[cfg(all(test, loom))]
+mod loom_readiness;
+#[cfg(all(test, loom))]
 mod loom_tests;
