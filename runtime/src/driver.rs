@@ -1,10 +1,8 @@
 //! The I/O and timer driver: the runtime's [`Kqueue`], and what its events wake.
 //!
 //! Every resource (an fd registration, a timer, a stream of kevents) owns an `Arc<ScheduledIo>`
-//! whose address is the udata of its knotes. Readiness is cached in an atomic with a tick, so the
-//! hot read/write path takes no lock: a resource only registers its waker when it would block,
-//! and [`ScheduledIo::clear_readiness`] only clears readiness the caller actually saw (the tick
-//! must match), so a wake-up that races with a `WouldBlock` is never lost.
+//! (`scheduled_io.rs`: readiness with a tick, and the wakers) whose address is the udata of its
+//! knotes.
 //!
 //! Knotes are deleted before their `ScheduledIo` could be freed, but an event collected just
 //! before the delete may still be in the driver's hands: a dropped resource therefore parks its
@@ -26,35 +24,19 @@
 //! The runtime's own knotes (the wake-up USER knote) use idents in [`RESERVED_IDENTS`], which
 //! `EventSource` refuses: a user's knote can never replace or delete one of them.
 
-use std::collections::VecDeque;
 use std::io;
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 
-use crate::sync::{self, lock};
-use crate::unwind::{drop_quietly, quietly};
-use std::task::{Context, Poll, Waker};
+use crate::sync::lock;
+use crate::unwind::drop_quietly;
 use std::time::Duration;
 
 use kq_reactor::{note, Filter, Flags, Kevent, Kqueue, LockStats};
 
+use crate::scheduled_io::{shutdown_error, ScheduledIo, UNTRACKED};
 use crate::time::queue::TimerQueue;
-
-/// Ready for reading (or: the timer fired, the source has events).
-pub(crate) const READABLE: usize = 1;
-/// Ready for writing.
-pub(crate) const WRITABLE: usize = 2;
-/// The read side hung up.
-pub(crate) const READ_CLOSED: usize = 4;
-/// The write side hung up.
-pub(crate) const WRITE_CLOSED: usize = 8;
-/// The socket has an error pending.
-pub(crate) const ERROR: usize = 16;
-/// The runtime has shut down: nothing will ever be collected for this resource again.
-pub(crate) const SHUTDOWN: usize = 32;
-const READINESS: usize = 0xffff;
-const TICK_SHIFT: u32 = 16;
 
 /// Idents the runtime keeps for its own knotes (any filter): the upper half of the ident space.
 /// [`EventSource::new`](crate::io::EventSource::new) refuses them with `InvalidInput`. No fd,
@@ -66,248 +48,6 @@ const WAKE_IDENT: usize = usize::MAX;
 
 /// Shards of the live-resource table (spreads the lock of concurrent registrations).
 const SHARDS: usize = 16;
-
-/// A direction of interest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
-    Read,
-    Write,
-}
-
-impl Direction {
-    fn mask(self) -> usize {
-        match self {
-            Direction::Read => READABLE | READ_CLOSED | ERROR | SHUTDOWN,
-            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR | SHUTDOWN,
-        }
-    }
-}
-
-/// The error of I/O on a runtime that has shut down (tokio's is `Other` too).
-pub(crate) fn shutdown_error() -> io::Error {
-    io::Error::other(
-        "the kq runtime of this resource has shut down: its I/O driver no longer runs (the \
-         runtime was dropped or shut down)",
-    )
-}
-
-/// Readiness seen by a poll, to be handed back to `clear_readiness`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReadyEvent {
-    pub(crate) tick: usize,
-    pub(crate) ready: usize,
-}
-
-impl ReadyEvent {
-    /// Readable (or closed for reading, or in error).
-    pub fn is_readable(&self) -> bool {
-        self.ready & (READABLE | READ_CLOSED | ERROR) != 0
-    }
-    /// Writable (or closed for writing, or in error).
-    pub fn is_writable(&self) -> bool {
-        self.ready & (WRITABLE | WRITE_CLOSED | ERROR) != 0
-    }
-    /// The peer hung up the read side.
-    pub fn is_read_closed(&self) -> bool {
-        self.ready & READ_CLOSED != 0
-    }
-    /// The write side is closed.
-    pub fn is_write_closed(&self) -> bool {
-        self.ready & WRITE_CLOSED != 0
-    }
-    /// An error is pending on the source.
-    pub fn is_error(&self) -> bool {
-        self.ready & ERROR != 0
-    }
-
-    /// The runtime has shut down (operations then fail with an error).
-    pub(crate) fn is_shutdown(&self) -> bool {
-        self.ready & SHUTDOWN != 0
-    }
-}
-
-#[derive(Default)]
-struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
-    /// Events kept for a stream of kevents.
-    events: Option<VecDeque<Kevent>>,
-}
-
-/// Readiness and wakers of one resource.
-pub(crate) struct ScheduledIo {
-    /// Readiness bits and their tick (from the sync facade: loom-checked, `loom_tests.rs`).
-    readiness: sync::AtomicUsize,
-    waiters: sync::Mutex<Waiters>,
-    /// Where the driver tracks it: `slot * SHARDS + shard`.
-    key: AtomicUsize,
-}
-
-/// `ScheduledIo::key` of a resource the driver does not track.
-const UNTRACKED: usize = usize::MAX;
-
-impl Default for ScheduledIo {
-    fn default() -> ScheduledIo {
-        ScheduledIo {
-            readiness: sync::AtomicUsize::new(0),
-            waiters: sync::Mutex::new(Waiters::default()),
-            key: AtomicUsize::new(UNTRACKED),
-        }
-    }
-}
-
-impl ScheduledIo {
-    /// A resource that keeps the kevents it receives (a stream of kevents).
-    pub(crate) fn for_stream() -> ScheduledIo {
-        let io = ScheduledIo::default();
-        sync::lock_facade(&io.waiters).events = Some(VecDeque::new());
-        io
-    }
-
-    pub(crate) fn udata(self: &Arc<Self>) -> u64 {
-        Arc::as_ptr(self) as usize as u64
-    }
-
-    /// Records an event and wakes whoever waits for it.
-    fn dispatch(&self, ev: &Kevent) {
-        let mut bits = match ev.filter {
-            Filter::Write => WRITABLE,
-            _ => READABLE,
-        };
-        if ev.flags.contains(Flags::EOF) {
-            bits |= if ev.filter == Filter::Write { WRITE_CLOSED } else { READ_CLOSED };
-            if ev.fflags != 0 && matches!(ev.filter, Filter::Read | Filter::Write) {
-                bits |= ERROR;
-            }
-        }
-        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
-            let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
-            Some(tick | (cur & READINESS) | bits)
-        });
-        let (reader, writer) = {
-            let mut w = sync::lock_facade(&self.waiters);
-            if let Some(q) = &mut w.events {
-                queue_event(q, ev);
-            }
-            let r = if bits & Direction::Read.mask() != 0 { w.reader.take() } else { None };
-            let wr = if bits & Direction::Write.mask() != 0 { w.writer.take() } else { None };
-            (r, wr)
-        };
-        wake_quietly(reader);
-        wake_quietly(writer);
-    }
-
-    /// A timer of the runtime's timer queue expired: records it and wakes the waiter.
-    pub(crate) fn fire(&self) {
-        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
-            let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
-            Some(tick | (cur & READINESS) | READABLE)
-        });
-        let reader = sync::lock_facade(&self.waiters).reader.take();
-        wake_quietly(reader);
-    }
-
-    /// Marks the resource as belonging to a runtime that has shut down, and wakes its waiters.
-    pub(crate) fn shutdown(&self) {
-        self.readiness.fetch_or(SHUTDOWN, AcqRel);
-        let (reader, writer) = {
-            let mut w = sync::lock_facade(&self.waiters);
-            (w.reader.take(), w.writer.take())
-        };
-        wake_quietly(reader);
-        wake_quietly(writer);
-    }
-
-    /// Ready in `dir`, or registers the waker and returns Pending.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<ReadyEvent> {
-        std::task::ready!(crate::coop::poll_proceed(cx));
-        let cur = self.readiness.load(Acquire);
-        if cur & dir.mask() != 0 {
-            return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
-        }
-        let mut w = sync::lock_facade(&self.waiters);
-        let slot = match dir {
-            Direction::Read => &mut w.reader,
-            Direction::Write => &mut w.writer,
-        };
-        match slot {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
-        let cur = self.readiness.load(Acquire);
-        if cur & dir.mask() != 0 {
-            return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
-        }
-        Poll::Pending
-    }
-
-    /// Readiness in `dir` now, without registering a waker.
-    pub(crate) fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
-        let cur = self.readiness.load(Acquire);
-        (cur & dir.mask() != 0)
-            .then(|| ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() })
-    }
-
-    /// Forgets readiness seen in `ev`, unless newer readiness arrived since (tick changed).
-    /// Hang-up and error are never cleared.
-    pub(crate) fn clear_readiness(&self, ev: ReadyEvent) {
-        let clear = ev.ready & (READABLE | WRITABLE);
-        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
-            ((cur >> TICK_SHIFT) == ev.tick).then_some(cur & !clear)
-        });
-    }
-
-    /// The next kevent of a stream, or registers the waker; `None` once the stream is drained
-    /// and the runtime has shut down.
-    pub(crate) fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<Kevent>> {
-        let mut w = sync::lock_facade(&self.waiters);
-        if let Some(ev) = w.events.as_mut().and_then(VecDeque::pop_front) {
-            return Poll::Ready(Some(ev));
-        }
-        if self.is_set(SHUTDOWN) {
-            return Poll::Ready(None);
-        }
-        w.reader = Some(cx.waker().clone());
-        Poll::Pending
-    }
-
-    /// Readiness bits now (for tests and timers).
-    pub(crate) fn is_set(&self, bits: usize) -> bool {
-        self.readiness.load(Acquire) & bits != 0
-    }
-}
-
-/// Events an [`EventSource`](crate::io::EventSource) keeps unread before merging new ones into
-/// the last (so a stream nobody reads, e.g. a fast periodic timer, holds bounded memory).
-const MAX_QUEUED: usize = 1024;
-
-/// Queues `ev` for a stream. Past [`MAX_QUEUED`] events it is merged into the last one as
-/// kqueue merges undelivered activations of a knote: flags and fflags OR'ed, `data` added for
-/// the counting filters (TIMER expirations, SIGNAL deliveries), the newest otherwise. A final
-/// event (ONESHOT, EOF) is never merged over.
-fn queue_event(q: &mut VecDeque<Kevent>, ev: &Kevent) {
-    if q.len() >= MAX_QUEUED {
-        if let Some(back) = q.back_mut() {
-            if !back.flags.intersects(Flags::ONESHOT | Flags::EOF) {
-                back.flags |= ev.flags;
-                back.fflags |= ev.fflags;
-                back.data = match ev.filter {
-                    Filter::Timer | Filter::Signal => back.data.saturating_add(ev.data),
-                    _ => ev.data,
-                };
-                return;
-            }
-        }
-    }
-    q.push_back(*ev);
-}
-
-/// Wakes `waker`, if any, surviving a panic in it (user code, woken by the runtime).
-fn wake_quietly(waker: Option<Waker>) {
-    if let Some(w) = waker {
-        quietly(|| w.wake());
-    }
-}
 
 /// The runtime's reactor.
 pub(crate) struct Driver {
@@ -473,15 +213,5 @@ impl Driver {
             }
         }
         Ok(())
-    }
-}
-
-impl crate::scheduler::idle::Park for Driver {
-    fn drive(&self, timeout: Option<Duration>) {
-        Driver::drive(self, timeout);
-    }
-
-    fn unpark(&self) {
-        Driver::unpark(self);
     }
 }

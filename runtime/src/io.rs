@@ -10,9 +10,10 @@ use std::task::{Context, Poll};
 
 use kq_reactor::{note, Filter, Flags, Kevent};
 
-use crate::driver::{shutdown_error, Direction, ScheduledIo};
-pub use crate::driver::{ReadyEvent, RESERVED_IDENTS};
+pub use crate::driver::RESERVED_IDENTS;
 use crate::runtime::Handle;
+pub use crate::scheduled_io::ReadyEvent;
+use crate::scheduled_io::{shutdown_error, Direction, ScheduledIo};
 
 /// Which readiness a registration follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

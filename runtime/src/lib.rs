@@ -45,6 +45,7 @@ mod driver;
 pub mod io;
 mod metrics;
 mod rt;
+mod scheduled_io;
 mod scheduler;
 mod sync;
 pub mod task;

@@ -1,4 +1,4 @@
-//! loom model of the I/O readiness cell (`driver::ScheduledIo`): readiness is cached in an
+//! loom model of the I/O readiness cell (`scheduled_io::ScheduledIo`): readiness is cached in an
 //! atomic with a tick, a task clears only the readiness it saw, and the driver sets readiness
 //! and then takes the waker. The property: an activation that arrives while a task is between
 //! "ready" and "would block" is never lost: the task either sees it on its next poll or is woken.
@@ -14,7 +14,7 @@ use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::driver::{Direction, ScheduledIo};
+use crate::scheduled_io::{Direction, ScheduledIo};
 
 /// A waker that records that it was woken.
 struct Flag(AtomicBool);
@@ -26,7 +26,7 @@ impl Wake for Flag {
 }
 
 /// Polls `io` for reading once with `waker`.
-fn poll_read(io: &ScheduledIo, waker: &Waker) -> Poll<crate::driver::ReadyEvent> {
+fn poll_read(io: &ScheduledIo, waker: &Waker) -> Poll<crate::scheduled_io::ReadyEvent> {
     let mut cx = Context::from_waker(waker);
     let mut fut = pin!(std::future::poll_fn(|cx| io.poll_ready(cx, Direction::Read)));
     fut.as_mut().poll(&mut cx)

@@ -196,7 +196,7 @@ impl Shared {
     /// shutdown wakes the waiter. The error once the runtime's driver is shut down.
     pub(crate) fn watch(
         &self,
-        io: &std::sync::Arc<crate::driver::ScheduledIo>,
+        io: &std::sync::Arc<crate::scheduled_io::ScheduledIo>,
     ) -> std::io::Result<()> {
         if self.on_own_worker() {
             return Ok(());
@@ -245,5 +245,17 @@ impl Schedule for Shared {
     fn forget_completed(&self, owned_key: usize, id: u64) {
         let removed = lock(&self.owned.shards[id as usize % SHARDS]).try_remove(owned_key);
         drop(removed);
+    }
+}
+
+/// An idle worker parks in the runtime's driver (the scheduler knows the driver; the driver
+/// knows nothing of the scheduler).
+impl idle::Park for Driver {
+    fn drive(&self, timeout: Option<std::time::Duration>) {
+        Driver::drive(self, timeout);
+    }
+
+    fn unpark(&self) {
+        Driver::unpark(self);
     }
 }

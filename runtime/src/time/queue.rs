@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::driver::ScheduledIo;
+use crate::scheduled_io::ScheduledIo;
 use crate::sync::lock;
 use crate::unwind::drop_quietly;
 
@@ -253,12 +253,14 @@ mod tests {
         let waker = Waker::from(Arc::new(Flag(woken.clone())));
         let mut cx = Context::from_waker(&waker);
         let mut ready = std::pin::pin!(std::future::poll_fn(|cx| {
-            io.poll_ready(cx, crate::driver::Direction::Read)
+            io.poll_ready(cx, crate::scheduled_io::Direction::Read)
         }));
         assert!(ready.as_mut().poll(&mut cx).is_pending());
         q.shutdown();
         assert!(woken.load(std::sync::atomic::Ordering::SeqCst));
-        assert!(io.is_set(crate::driver::SHUTDOWN) && !io.is_set(crate::driver::READABLE));
+        assert!(
+            io.is_set(crate::scheduled_io::SHUTDOWN) && !io.is_set(crate::scheduled_io::READABLE)
+        );
         assert!(matches!(q.insert(far, Arc::default()), Inserted::ShutDown));
         assert!(matches!(ready.as_mut().poll(&mut cx), Poll::Ready(_)));
     }

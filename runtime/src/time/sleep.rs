@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::queue::{Inserted, TimerKey};
-use crate::driver::{Direction, ScheduledIo, READABLE, SHUTDOWN};
 use crate::runtime::Handle;
+use crate::scheduled_io::{Direction, ScheduledIo, READABLE, SHUTDOWN};
 use crate::unwind::drop_quietly;
 
 /// Waits until `duration` has elapsed. A duration too large for an `Instant` waits "forever"
