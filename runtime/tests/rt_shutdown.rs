@@ -205,8 +205,17 @@ fn drop_runtime_cancels_pending_tasks_and_joins_workers() {
             );
             #[cfg(target_os = "linux")]
             {
-                let left: Vec<_> =
-                    thread_names().into_iter().filter(|n| *n == thread_name).collect();
+                // A joined thread has finished its code, but the kernel clears its tid (waking
+                // the joiner) before it leaves /proc/self/task: give the kernel a moment to reap.
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let left = loop {
+                    let left: Vec<_> =
+                        thread_names().into_iter().filter(|n| *n == thread_name).collect();
+                    if left.is_empty() || Instant::now() > deadline {
+                        break left;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                };
                 assert!(left.is_empty(), "{flavor}: runtime threads still alive: {left:?}");
             }
         }
