@@ -4,8 +4,8 @@
 //! Every test is bounded (`util::run`: an in-runtime timeout and a watchdog).
 #![cfg(windows)]
 
-mod windows_util;
-use windows_util::*;
+mod util;
+use util::*;
 
 use std::io::{self, ErrorKind};
 use std::net::{Shutdown, SocketAddr};
