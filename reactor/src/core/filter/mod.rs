@@ -11,9 +11,8 @@ use std::time::Instant;
 use super::{Core, Io, Kind, Knote};
 use crate::kevent::{Filter, Flags, Kevent};
 
-mod proc;
+mod platform_edge;
 mod read_write;
-mod signal;
 mod timer;
 mod user;
 mod vnode;
@@ -95,8 +94,8 @@ pub(crate) fn ops<S: 'static>(filter: Filter) -> Option<&'static dyn FilterOps<S
     Some(match filter {
         Filter::Read | Filter::Write => &read_write::ReadWrite,
         Filter::Vnode => &vnode::Vnode,
-        Filter::Proc => &proc::Proc,
-        Filter::Signal => &signal::Signal,
+        Filter::Proc => &platform_edge::PlatformEdge,
+        Filter::Signal => &platform_edge::PlatformEdge,
         Filter::Timer => &timer::Timer,
         Filter::User => &user::User,
         Filter::Unknown(_) => return None,

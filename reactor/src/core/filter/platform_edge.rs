@@ -1,4 +1,7 @@
-//! EVFILT_PROC: a process, watched by the platform (a pidfd, a kernel knote); EV_CLEAR is implicit.
+//! EVFILT_PROC and EVFILT_SIGNAL: a process or the deliveries of a signal, watched and counted by
+//! the platform (a pidfd, a signal handler and a pipe, a kernel knote); EV_CLEAR is implicit.
+//! The two filters share every operation: what differs (validation, decoding) lives in the
+//! platform's sources (`sys/linux/{proc,signal}.rs`, `sys/native/{proc,signal}.rs`).
 
 use std::time::Instant;
 
@@ -6,9 +9,9 @@ use super::{Attached, Fds, FilterOps};
 use crate::core::{Core, Io, Knote};
 use crate::kevent::{Flags, Kevent};
 
-pub(super) struct Proc;
+pub(super) struct PlatformEdge;
 
-impl<S: 'static> FilterOps<S> for Proc {
+impl<S: 'static> FilterOps<S> for PlatformEdge {
     fn attach(
         &self,
         _core: &mut Core<S>,
