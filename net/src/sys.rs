@@ -1,8 +1,73 @@
 //! The raw handle the reactor names a socket by: a file descriptor on Unix, the `SOCKET` handle on
-//! Windows (through this crate's own `AsRawFd`, in `windows.rs`).
+//! Windows (through this crate's own `AsRawFd`, in `windows.rs`); and the sockets made
+//! non-blocking from their first system call where the OS allows it.
 
 #[cfg(unix)]
 pub use std::os::fd::{AsRawFd, RawFd};
 
 #[cfg(windows)]
 pub use crate::windows::{AsRawFd, RawFd};
+
+use std::io;
+use std::net::{self, SocketAddr};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// A new TCP socket, non-blocking (and close-on-exec) from `socket(2)` itself where it takes
+/// the flags: one system call instead of three.
+pub(crate) fn nonblocking_tcp_socket(domain: Domain) -> io::Result<Socket> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
+    return Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP));
+    #[allow(unreachable_code)]
+    {
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    }
+}
+
+/// Accepts one connection, non-blocking and close-on-exec from `accept4(2)` where it exists:
+/// one system call instead of two.
+pub(crate) fn accept_nonblocking(
+    listener: &net::TcpListener,
+) -> io::Result<(net::TcpStream, SocketAddr)> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
+    {
+        let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        let (socket, addr) = socket2::SockRef::from(listener).accept4(flags)?;
+        let addr = addr.as_socket().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "accepted a connection without an IP address",
+            )
+        })?;
+        Ok((socket.into(), addr))
+    }
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )))]
+    {
+        let (stream, addr) = listener.accept()?;
+        stream.set_nonblocking(true)?;
+        Ok((stream, addr))
+    }
+}

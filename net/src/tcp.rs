@@ -97,10 +97,10 @@ impl TcpListener {
 
     /// Polls for a connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, addr) = std::task::ready!(self
-            .io
-            .poll_io(cx, Interest::READABLE, || self.io.get_ref().accept()))?;
-        Poll::Ready(TcpStream::from_std(stream).map(|s| (s, addr)))
+        let (stream, addr) = std::task::ready!(self.io.poll_io(cx, Interest::READABLE, || {
+            crate::sys::accept_nonblocking(self.io.get_ref())
+        }))?;
+        Poll::Ready(TcpStream::from_nonblocking(stream).map(|s| (s, addr)))
     }
 
     /// The local address.
@@ -144,12 +144,16 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        TcpStream::connect_socket(socket, addr).await
+        let socket = crate::sys::nonblocking_tcp_socket(Domain::for_address(addr))?;
+        TcpStream::connect_nonblocking(socket, addr).await
     }
 
     pub(crate) async fn connect_socket(socket: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
         socket.set_nonblocking(true)?;
+        TcpStream::connect_nonblocking(socket, addr).await
+    }
+
+    async fn connect_nonblocking(socket: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
         match socket.connect(&addr.into()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -164,7 +168,10 @@ impl TcpStream {
         if let Some(e) = stream.io.get_ref().take_error()? {
             return Err(e);
         }
-        // Writable without a pending error can still mean "not connected" on some systems.
+        // Writable without a pending error can still mean "not connected" on some systems (as
+        // mio's documentation warns). Not on Linux: a connecting TCP socket reports nothing
+        // (no EPOLLOUT) until the handshake succeeds or fails, and the failure is in SO_ERROR.
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
         stream.io.get_ref().peer_addr()?;
         Ok(stream)
     }
@@ -175,6 +182,10 @@ impl TcpStream {
     /// Outside a kq runtime.
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
+        TcpStream::from_nonblocking(stream)
+    }
+
+    fn from_nonblocking(stream: net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream { io: AsyncFd::socket(stream, Interest::BOTH)? })
     }
 

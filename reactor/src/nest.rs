@@ -16,15 +16,16 @@
 //! state lock is taken under its parent's, never the other way round (children notify parents only
 //! after releasing their own lock).
 
-use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::sync::lock_std as lock;
 use crate::wait::{Link, Shared, WeakShared};
 
-fn registry() -> MutexGuard<'static, HashMap<RawFd, WeakShared>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<RawFd, WeakShared>>> = OnceLock::new();
+type Registry = crate::core::hash::IntMap<RawFd, WeakShared>;
+
+fn registry() -> MutexGuard<'static, Registry> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
     lock(REGISTRY.get_or_init(Default::default))
 }
 

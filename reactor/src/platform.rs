@@ -2,9 +2,9 @@
 //! is watched and evaluated (unix: `fstat`, the backend's fd watch, `poll(2)`; Windows: its
 //! sockets), nesting, and the OS sources.
 
-#[cfg(all(unix, not(loom)))]
-use crate::kevent::Filter;
 use crate::kevent::Kevent;
+#[cfg(all(unix, not(loom)))]
+use crate::kevent::{Filter, Flags};
 #[cfg(all(unix, not(loom)))]
 use crate::sys::FdBackend as _;
 use crate::sys::{Core, Kind, Knote, OsSourceState, OsSources};
@@ -69,7 +69,11 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
     fn attach_fd(&mut self, kev: &Kevent, identity: (u64, u64), first: bool) -> Result<Kind, i32> {
         #[cfg(all(unix, not(loom)))]
         {
-            if let Some(child) = crate::nest::lookup(kev.ident) {
+            let st = self.stat(kev.ident)?;
+            // A socket or a regular file is never a kqueue: the process-wide registry (a lock
+            // shared by every kqueue) is asked only about other fds.
+            let maybe_kqueue = !matches!(st.st_mode & libc::S_IFMT, libc::S_IFSOCK | libc::S_IFREG);
+            if let Some(child) = maybe_kqueue.then(|| crate::nest::lookup(kev.ident)).flatten() {
                 if kev.filter != Filter::Read {
                     return Err(libc::EINVAL);
                 }
@@ -82,11 +86,12 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
                 }
                 return Ok(Kind::Nested);
             }
-            let st = self.stat(kev.ident)?;
             if crate::sys::source::identity_of(&st) != identity {
                 return Err(libc::EBADF); // closed and reused since the identity was taken
             }
-            let ty = crate::sys::source::classify(kev.ident, &st);
+            let edges_only = kev.fflags & crate::kevent::note::NODATA != 0
+                && kev.flags.intersects(Flags::CLEAR | Flags::ONESHOT | Flags::DISPATCH);
+            let ty = crate::sys::source::classify(kev.ident, &st, !edges_only);
             if first {
                 self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
                 self.fresh_watch = Some(kev.ident);

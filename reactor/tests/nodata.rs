@@ -71,3 +71,32 @@ fn nodata_is_ignored_by_a_level_knote() -> io::Result<()> {
     assert!(poll(&kq)?.is_empty(), "and dropped once drained");
     Ok(())
 }
+
+/// A listener registered with NODATA is not asked whether it listens (the runtime's path saves
+/// that `getsockopt`); modified later into a level knote that wants `data`, it reports the
+/// accept backlog, as a listener registered that way from the start does.
+#[test]
+fn nodata_listener_modified_to_want_data_reports_the_backlog() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let fd = ident(&listener);
+    register(&kq, &[edge_read(fd, 1)])?;
+    let mut clients: Vec<_> =
+        (0..3).map(|_| std::net::TcpStream::connect(addr)).collect::<io::Result<_>>()?;
+    let ev = wait(&kq)?;
+    assert_eq!((ev.len(), ev[0].data), (1, 0), "NODATA: readiness only: {ev:?}");
+    register(&kq, &[add(fd, Filter::Read, Flags::empty()).with_udata(2)])?;
+    let ev = wait(&kq)?;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!((ev[0].udata, ev[0].data), (2, 3), "the backlog, not FIONREAD: {ev:?}");
+    assert!(!ev[0].flags.contains(Flags::EOF), "a listener is not at EOF: {ev:?}");
+    // The knote keeps EV_CLEAR (a modification does not change the delivery mode): one accepted,
+    // one more connecting gives a new event with the backlog as it now is.
+    listener.accept()?;
+    clients.push(std::net::TcpStream::connect(addr)?);
+    let ev = wait(&kq)?;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].data, 3, "one accepted, one more connected: {ev:?}");
+    Ok(())
+}

@@ -7,11 +7,12 @@
 //! waker or calls user code.
 
 pub(crate) mod filter;
+pub(crate) mod hash;
 mod knote;
 pub(crate) mod ready;
 mod timer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 #[cfg(all(any(unix, windows), not(loom)))]
@@ -58,7 +59,7 @@ pub(crate) trait Io<S: 'static> {
 /// SIGNAL sources: the core keeps it and never looks inside.
 pub(crate) struct Core<S: 'static> {
     knotes: slab::Slab<Knote<S>>,
-    table: HashMap<(usize, Filter), usize>,
+    table: hash::IntMap<(usize, Filter), usize>,
     /// Identity (`st_dev`, `st_ino`) of each fd that has READ, WRITE or VNODE knotes.
     fds: Fds,
     /// The ready queue: (slab key, knote generation). Entries of deleted knotes are skipped.
@@ -75,8 +76,8 @@ impl<S: 'static> Default for Core<S> {
     fn default() -> Self {
         Core {
             knotes: slab::Slab::new(),
-            table: HashMap::new(),
-            fds: Fds::new(),
+            table: hash::IntMap::default(),
+            fds: Fds::default(),
             queue: VecDeque::new(),
             queued: 0,
             timers: TimerHeap::default(),

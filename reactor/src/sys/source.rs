@@ -64,11 +64,15 @@ fn ioctl_int(fd: libc::c_int, req: libc::c_ulong) -> Option<libc::c_int> {
 }
 
 /// Classifies an open fd from its stat.
-pub(crate) fn classify(fd: usize, st: &libc::stat) -> FdType {
+///
+/// `wants_data`: false for a knote that only takes the backend's edges (`NOTE_NODATA` with an
+/// edge mode), which never computes `data`: a socket is then not asked whether it listens (a
+/// `getsockopt` saved per registration); should the knote later want `data`, [`probe`] finds out.
+pub(crate) fn classify(fd: usize, st: &libc::stat, wants_data: bool) -> FdType {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => FdType::File,
         libc::S_IFSOCK => {
-            if getsockopt_int(fd as libc::c_int, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1) {
+            if wants_data && is_listener(fd as libc::c_int) {
                 FdType::Listener
             } else {
                 FdType::Socket
@@ -76,6 +80,10 @@ pub(crate) fn classify(fd: usize, st: &libc::stat) -> FdType {
         }
         _ => FdType::Other,
     }
+}
+
+fn is_listener(fd: libc::c_int) -> bool {
+    getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1)
 }
 
 /// Pending connections of a listening socket. Linux reports the accept-queue length in
@@ -225,6 +233,13 @@ pub(crate) fn probe(
                 } else {
                     Some(0)
                 };
+                // A socket classified without asking whether it listens (see `classify`): a
+                // listener has no FIONREAD, and its `data` is the accept backlog.
+                if avail.is_none() && ty == FdType::Socket && is_listener(raw) {
+                    p.data = if readable { pending_connections(raw) } else { 0 };
+                    p.ready = p.data > 0 || err;
+                    return Ok(p);
+                }
                 p.data = avail.map_or(0, i64::from);
                 // An fd without FIONREAD (an eventfd, a tty) is ready whenever poll says so.
                 p.ready = p.eof || (readable && (avail.is_none() || p.data >= lowat));

@@ -5,7 +5,6 @@
 //! Adding a filter: its number in `kevent.rs`, a module here implementing [`FilterOps`], a line in
 //! [`ops`], and, when its source is outside the core, the platform side behind [`super::Io`].
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use super::{Core, Io, Kind, Knote};
@@ -34,7 +33,7 @@ impl<S: 'static> Attached<S> {
 
 /// The fd identities the core knows: `(st_dev, st_ino)` of each fd with READ, WRITE or VNODE
 /// knotes.
-pub(crate) type Fds = HashMap<usize, (u64, u64)>;
+pub(crate) type Fds = crate::core::hash::IntMap<usize, (u64, u64)>;
 
 /// The operations of one filter (FreeBSD's `f_isfd`, `f_attach`, `f_detach`, `f_event`,
 /// `f_touch`, and what delivery copies out and resets).
