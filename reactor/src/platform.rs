@@ -70,9 +70,12 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
         #[cfg(all(unix, not(loom)))]
         {
             let st = self.stat(kev.ident)?;
-            // A socket or a regular file is never a kqueue: the process-wide registry (a lock
-            // shared by every kqueue) is asked only about other fds.
-            let maybe_kqueue = !matches!(st.st_mode & libc::S_IFMT, libc::S_IFSOCK | libc::S_IFREG);
+            // A socket is never a kqueue, nor is a pipe on Linux (a kqueue there is an epoll
+            // fd, an anonymous inode; FreeBSD reports its kqueues as FIFOs): the process-wide
+            // registry (a lock shared by every kqueue) is asked only about other fds.
+            let ty = st.st_mode & libc::S_IFMT;
+            let maybe_kqueue = ty != libc::S_IFSOCK
+                && !(cfg!(any(target_os = "linux", target_os = "android")) && ty == libc::S_IFIFO);
             if let Some(child) = maybe_kqueue.then(|| crate::nest::lookup(kev.ident)).flatten() {
                 if kev.filter != Filter::Read {
                     return Err(libc::EINVAL);
