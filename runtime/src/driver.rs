@@ -24,6 +24,7 @@
 //! The runtime's own knotes (the wake-up USER knote) use idents in [`RESERVED_IDENTS`], which
 //! `EventSource` refuses: a user's knote can never replace or delete one of them.
 
+use std::collections::HashSet;
 use std::io;
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -62,6 +63,8 @@ pub(crate) struct Driver {
     /// Events dispatched so far.
     pub(crate) events: AtomicU64,
     buf: Mutex<Vec<Kevent>>,
+    /// The fds registered through [`Registration`](crate::io::Registration), sharded by fd.
+    fds: Vec<Mutex<HashSet<usize>>>,
 }
 
 impl Driver {
@@ -77,6 +80,7 @@ impl Driver {
             is_shutdown: AtomicBool::new(false),
             events: AtomicU64::new(0),
             buf: Mutex::new(vec![Kevent::default(); 256]),
+            fds: (0..SHARDS).map(|_| Mutex::new(HashSet::new())).collect(),
         })
     }
 
@@ -86,6 +90,26 @@ impl Driver {
             return Err(shutdown_error());
         }
         Ok(())
+    }
+
+    /// Claims `fd` for one [`Registration`](crate::io::Registration). A second registration of
+    /// an fd would otherwise replace the first one's knotes (same ident and filter: a kqueue
+    /// modifies the knote), and the first one's waiters would never be woken again: it fails with
+    /// `AlreadyExists` instead, as epoll's `EEXIST` makes tokio's do. (A `dup` of the fd is
+    /// another fd, and may be registered.)
+    pub(crate) fn claim_fd(&self, fd: usize) -> io::Result<()> {
+        if lock(&self.fds[fd % SHARDS]).insert(fd) {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("fd {fd} is already registered with this runtime (EEXIST)"),
+        ))
+    }
+
+    /// Gives back an fd claimed by [`claim_fd`](Self::claim_fd) (its knotes are deleted).
+    pub(crate) fn unclaim_fd(&self, fd: usize) {
+        lock(&self.fds[fd % SHARDS]).remove(&fd);
     }
 
     /// Tracks `io` (if not yet), so that shutdown wakes its waiters; the error once the driver is

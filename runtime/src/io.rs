@@ -75,7 +75,8 @@ impl Registration {
     /// Registers `fd` with the current runtime.
     ///
     /// # Errors
-    /// Outside a runtime, or on one that has shut down; or the reactor's errno (EBADF for a
+    /// Outside a runtime, or on one that has shut down; `AlreadyExists` when `fd` is registered
+    /// with this runtime already (as tokio's `EEXIST`); or the reactor's errno (EBADF for a
     /// closed fd, EOPNOTSUPP where fd filters do not exist).
     pub fn new(fd: usize, interest: Interest) -> io::Result<Registration> {
         let handle = Handle::try_current().map_err(|_| no_runtime())?;
@@ -88,6 +89,7 @@ impl Registration {
     /// As [`new`](Self::new).
     pub fn with_handle(fd: usize, interest: Interest, handle: &Handle) -> io::Result<Registration> {
         handle.shared.driver.check_open()?;
+        handle.shared.driver.claim_fd(fd)?;
         let io = Arc::new(ScheduledIo::default());
         let reg = Registration { handle: handle.clone(), io, fd, interest };
         // Edge-triggered, and readiness only: the runtime never needs `data`, and stale readiness
@@ -237,6 +239,7 @@ impl Drop for Registration {
             changes.push(Kevent::new(self.fd, Filter::Write, Flags::DELETE));
         }
         driver.deregister(&changes);
+        driver.unclaim_fd(self.fd);
         driver.release(self.io.clone());
     }
 }

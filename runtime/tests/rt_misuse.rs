@@ -575,3 +575,41 @@ fn dropping_runtimes_and_handles_inside_another_runtimes_tasks() {
         }
     });
 }
+
+/// The same fd registered twice on one runtime (two `AsyncFd`s over one raw fd, say): the
+/// second registration would take over the first one's knotes (a kqueue modifies a knote on a
+/// second EV_ADD) and the first one's reader would never be woken. It is refused with
+/// `AlreadyExists`, as tokio's is (epoll's EEXIST); the first keeps working, and once it is
+/// dropped the fd may be registered again.
+#[test]
+fn the_same_fd_registered_twice_is_refused_and_the_first_keeps_working() {
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            let (rd, wr) = pipe();
+            rt.block_on(async {
+                let first = Registration::new(rd.0 as usize, Interest::READABLE).unwrap();
+                let err = Registration::new(rd.0 as usize, Interest::READABLE | Interest::WRITABLE)
+                    .expect_err("a second registration of one fd");
+                assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{name}: {err}");
+                let reader = spawn(async move {
+                    first.readable().await.expect("readable");
+                    first
+                });
+                kq_runtime::time::sleep(Duration::from_millis(20)).await;
+                // SAFETY: writing one byte from a valid buffer to a pipe we own.
+                assert_eq!(unsafe { libc::write(wr.0, b"x".as_ptr().cast(), 1) }, 1);
+                let first = timeout(Duration::from_secs(5), reader)
+                    .await
+                    .unwrap_or_else(|_| panic!("{name}: the first registration was never woken"))
+                    .expect("reader task");
+                drop(first);
+                let again = Registration::new(rd.0 as usize, Interest::READABLE)
+                    .unwrap_or_else(|e| panic!("{name}: after the first is gone: {e}"));
+                timeout(Duration::from_secs(5), again.readable())
+                    .await
+                    .unwrap_or_else(|_| panic!("{name}: the new registration sees the byte"))
+                    .expect("readable");
+            });
+        }
+    });
+}
