@@ -47,6 +47,12 @@ pub const RESERVED_IDENTS: RangeInclusive<usize> = (1 << (usize::BITS - 1))..=us
 /// The driver's wake-up USER knote.
 const WAKE_IDENT: usize = usize::MAX;
 
+/// Events one `drive` collects at most, as tokio's I/O driver (1024): a runtime serving more
+/// busy resources than this needs a second collection per round (the rest wait in the
+/// reactor's ready queue meanwhile). Raised from 256; tcp_echo at 500 connections did not move
+/// measurably (1.12x tokio's time at one thread either way).
+const EVENTS_PER_DRIVE: usize = 1024;
+
 /// Shards of the live-resource table (spreads the lock of concurrent registrations).
 const SHARDS: usize = 16;
 
@@ -79,7 +85,7 @@ impl Driver {
             live: (0..SHARDS).map(|_| Mutex::new(slab::Slab::new())).collect(),
             is_shutdown: AtomicBool::new(false),
             events: AtomicU64::new(0),
-            buf: Mutex::new(vec![Kevent::default(); 256]),
+            buf: Mutex::new(vec![Kevent::default(); EVENTS_PER_DRIVE]),
             fds: (0..SHARDS).map(|_| Mutex::new(HashSet::new())).collect(),
         })
     }
