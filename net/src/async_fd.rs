@@ -54,6 +54,16 @@ impl<T: AsRawFd> AsyncFd<T> {
         Ok(AsyncFd { reg, inner: Some(inner) })
     }
 
+    /// A socket made by this crate, registered when it first has to wait
+    /// ([`Registration::new_deferred`]): an accepted connection that is closed without ever
+    /// waiting costs no knote and no `epoll_ctl`.
+    pub(crate) fn deferred_socket(inner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+        let fd = inner.as_raw_fd();
+        let fd = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+        let reg = Registration::new_deferred(fd, interest)?;
+        Ok(AsyncFd { reg, inner: Some(inner) })
+    }
+
     /// The wrapped value.
     pub fn get_ref(&self) -> &T {
         self.inner.as_ref().expect("inner is present until into_inner")

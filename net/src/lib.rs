@@ -6,7 +6,9 @@
 //! the `tokio-io` feature (so hyper, through hyper-util's `TokioIo`, runs on kq).
 //!
 //! Each socket is registered with EV_CLEAR READ/WRITE knotes; the knotes are deleted before the
-//! fd is closed. Readiness is cached per socket, so a read that finds data takes no reactor lock.
+//! fd is closed. An accepted connection is registered when it first has to wait (until then it
+//! is taken as ready, and its first operation is simply tried): one accepted and closed at once
+//! costs no knote and no `epoll_ctl` (`Registration::new_deferred`). Readiness is cached per socket, so a read that finds data takes no reactor lock.
 //!
 //! On Windows (through the reactor's mio/AFD backend): the TCP and UDP types and [`AsyncFd`] over
 //! a socket handle (`AsRawFd` there is this crate's trait: the raw `SOCKET` as the reactor's

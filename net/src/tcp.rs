@@ -100,7 +100,9 @@ impl TcpListener {
         let (stream, addr) = std::task::ready!(self.io.poll_io(cx, Interest::READABLE, || {
             crate::sys::accept_nonblocking(self.io.get_ref())
         }))?;
-        Poll::Ready(TcpStream::from_nonblocking(stream).map(|s| (s, addr)))
+        // Registered when it first waits: a connection closed at once never is.
+        let stream = AsyncFd::deferred_socket(stream, Interest::BOTH).map(|io| TcpStream { io });
+        Poll::Ready(stream.map(|s| (s, addr)))
     }
 
     /// The local address.
@@ -182,10 +184,6 @@ impl TcpStream {
     /// Outside a kq runtime.
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        TcpStream::from_nonblocking(stream)
-    }
-
-    fn from_nonblocking(stream: net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream { io: AsyncFd::socket(stream, Interest::BOTH)? })
     }
 

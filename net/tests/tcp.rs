@@ -1,7 +1,7 @@
 //! kq-net TCP on loopback: 1000 concurrent echo connections, half-close both ways, refused and
 //! in-use addresses, peer resets, running out of fds on accept, owned halves on different tasks,
-//! `peek`, `try_read`/`try_write` after `readable`/`writable`, `TcpSocket` options, and dropping
-//! a socket while no event is pending.
+//! `peek`, `try_read`/`try_write` after `readable`/`writable`, `TcpSocket` options, dropping
+//! a socket while no event is pending, and accepted connections registered at their first wait.
 //!
 //! Each test runs in a child process (this binary re-run on that one test, see [`isolated`]), so
 //! that a wedged runtime or a lowered RLIMIT_NOFILE fails that test alone. Every test is
@@ -687,4 +687,59 @@ fn dropping_a_stream_with_no_event_pending_returns_at_once() {
             })
         },
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accepted connections are registered when they first wait.
+
+/// An accepted connection is registered with the reactor only when it first has to wait (a
+/// connection closed at once costs no knote). Whatever the client does around that moment, the
+/// server's reads see it: data sent before the first read, data sent after the server waited,
+/// end-of-file; and thousands of connections accepted and dropped at once leave the listener
+/// and the runtime working.
+#[test]
+fn accepted_streams_register_when_they_first_wait() {
+    isolated("accepted_streams_register_when_they_first_wait", Duration::from_secs(60), || {
+        run(multi_thread(), Duration::from_secs(60), "deferred accept", async {
+            let listener = TcpListener::bind(LOCALHOST).await?;
+            let addr = listener.local_addr()?;
+            // Accepted and dropped at once, 2,000 times.
+            let churn = std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    let mut c = std::net::TcpStream::connect(addr).expect("connect");
+                    let mut b = [0u8; 1];
+                    assert_eq!(c.read(&mut b).expect("eof"), 0, "the server closed at once");
+                }
+            });
+            for _ in 0..2_000 {
+                let (s, _) = within(5, "accept", listener.accept()).await?;
+                drop(s);
+            }
+            churn.join().expect("churn client");
+
+            // Data already there at the first read; then data after the server waited; then EOF.
+            let mut client = std::net::TcpStream::connect(addr)?;
+            client.write_all(b"early")?;
+            let (mut server, _) = within(5, "accept", listener.accept()).await?;
+            let mut buf = [0u8; 16];
+            let n = within(5, "read early", server.read(&mut buf)).await?;
+            assert_eq!(&buf[..n], b"early");
+            let late = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                client.write_all(b"late").expect("write late");
+                client.shutdown(Shutdown::Write).expect("shutdown");
+                client
+            });
+            let n = within(5, "read late (after a wait)", server.read(&mut buf)).await?;
+            assert_eq!(&buf[..n], b"late");
+            let n = within(5, "read EOF", server.read(&mut buf)).await?;
+            assert_eq!(n, 0, "end of file");
+            server.write_all(b"bye").await?;
+            let mut client = late.join().expect("late writer");
+            let mut bye = [0u8; 3];
+            client.read_exact(&mut bye)?;
+            assert_eq!(&bye, b"bye");
+            Ok(())
+        })
+    });
 }

@@ -69,6 +69,9 @@ pub struct Registration {
     io: Arc<ScheduledIo>,
     fd: usize,
     interest: Interest,
+    /// A deferred registration ([`new_deferred`](Self::new_deferred)): whether its knotes exist
+    /// yet (taken when the first wait makes them). `None`: made at construction.
+    deferred: Option<std::sync::Mutex<bool>>,
 }
 
 impl Registration {
@@ -91,22 +94,72 @@ impl Registration {
         handle.shared.driver.check_open()?;
         handle.shared.driver.claim_fd(fd)?;
         let io = Arc::new(ScheduledIo::default());
-        let reg = Registration { handle: handle.clone(), io, fd, interest };
-        // Edge-triggered, and readiness only: the runtime never needs `data`, and stale readiness
-        // just costs a WouldBlock (see `note::NODATA`).
+        let reg = Registration { handle: handle.clone(), io, fd, interest, deferred: None };
+        reg.add_knotes()?;
+        Ok(reg)
+    }
+
+    /// Registers `fd` with the current runtime when it first has to wait, not now: until then
+    /// it is taken as ready in every direction of `interest`, so the first operation is simply
+    /// tried. For a socket that may never wait (a connection accepted and closed at once), this
+    /// saves the knotes, their two `epoll_ctl` calls and two `fstat`s; a socket that waits is
+    /// registered before it does, and the fresh watch reports its readiness of that moment
+    /// (nothing that happened before is lost: it is what the first operation saw, or is still
+    /// there).
+    ///
+    /// For fds known to be watchable sockets (kq-net's accepted connections): errors that
+    /// [`new`](Self::new) reports at once (EBADF, EEXIST from the reactor...) come from the first
+    /// wait instead. Windows registers at once (its sockets are re-armed per wait anyway).
+    ///
+    /// # Errors
+    /// Outside a runtime, or on one that has shut down; `AlreadyExists` as [`new`](Self::new).
+    pub fn new_deferred(fd: usize, interest: Interest) -> io::Result<Registration> {
+        let handle = Handle::try_current().map_err(|_| no_runtime())?;
+        if cfg!(windows) {
+            return Registration::with_handle(fd, interest, &handle);
+        }
+        handle.shared.driver.check_open()?;
+        handle.shared.driver.claim_fd(fd)?;
+        let io = Arc::new(ScheduledIo::default());
+        io.assume_ready(interest.is_readable(), interest.is_writable());
+        let deferred = Some(std::sync::Mutex::new(false));
+        Ok(Registration { handle, io, fd, interest, deferred })
+    }
+
+    /// Adds the knotes: edge-triggered, and readiness only (the runtime never needs `data`, and
+    /// stale readiness just costs a WouldBlock; see `note::NODATA`).
+    fn add_knotes(&self) -> io::Result<()> {
         let flags = Flags::ADD | Flags::CLEAR;
         let knote = |filter| {
-            Kevent::new(fd, filter, flags).with_fflags(note::NODATA).with_udata(reg.io.udata())
+            Kevent::new(self.fd, filter, flags)
+                .with_fflags(note::NODATA)
+                .with_udata(self.io.udata())
         };
         let mut changes = Vec::with_capacity(2);
-        if interest.is_readable() {
+        if self.interest.is_readable() {
             changes.push(knote(Filter::Read));
         }
-        if interest.is_writable() {
+        if self.interest.is_writable() {
             changes.push(knote(Filter::Write));
         }
-        reg.handle.shared.driver.register(&changes)?;
-        Ok(reg)
+        self.handle.shared.driver.register(&changes)
+    }
+
+    /// A deferred registration about to wait: its knotes are made now (once).
+    fn ensure_knotes(&self) -> io::Result<()> {
+        let Some(made) = &self.deferred else { return Ok(()) };
+        let mut made = crate::sync::lock(made);
+        if !*made {
+            self.handle.shared.driver.check_open()?;
+            self.add_knotes()?;
+            *made = true;
+        }
+        Ok(())
+    }
+
+    /// Are the knotes there (to be deleted on drop)?
+    fn has_knotes(&self) -> bool {
+        self.deferred.as_ref().is_none_or(|made| *crate::sync::lock(made))
     }
 
     /// The registered fd.
@@ -133,10 +186,13 @@ impl Registration {
     fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
         match self.io.poll_ready(cx, dir) {
             Poll::Ready(ev) => Poll::Ready(unless_shutdown(ev)),
-            Poll::Pending => match self.handle.shared.watch(&self.io) {
-                Ok(()) => Poll::Pending,
-                Err(e) => Poll::Ready(Err(e)),
-            },
+            // The waker is stored: knotes made now report the current readiness to it.
+            Poll::Pending => {
+                match self.ensure_knotes().and_then(|()| self.handle.shared.watch(&self.io)) {
+                    Ok(()) => Poll::Pending,
+                    Err(e) => Poll::Ready(Err(e)),
+                }
+            }
         }
     }
 
@@ -238,7 +294,9 @@ impl Drop for Registration {
         if self.interest.is_writable() {
             changes.push(Kevent::new(self.fd, Filter::Write, Flags::DELETE));
         }
-        driver.deregister(&changes);
+        if self.has_knotes() {
+            driver.deregister(&changes);
+        }
         driver.unclaim_fd(self.fd);
         driver.release(self.io.clone());
     }

@@ -162,6 +162,13 @@ impl ScheduledIo {
         wake_quietly(writer);
     }
 
+    /// A deferred registration: ready in the given directions until an operation says
+    /// otherwise (tick 0, cleared by the first `WouldBlock`).
+    pub(crate) fn assume_ready(&self, read: bool, write: bool) {
+        let bits = if read { READABLE } else { 0 } | if write { WRITABLE } else { 0 };
+        self.readiness.fetch_or(bits, AcqRel);
+    }
+
     /// A timer of the runtime's timer queue expired: records it and wakes the waiter.
     pub(crate) fn fire(&self) {
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
