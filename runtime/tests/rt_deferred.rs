@@ -105,7 +105,7 @@ fn no_wakeup_is_lost_around_the_deferred_registration() {
                 let writer = std::thread::spawn(move || {
                     for round in 0..3u8 {
                         for (i, wr) in writers.iter().enumerate() {
-                            if (i + round as usize) % 3 == 0 {
+                            if (i + round as usize).is_multiple_of(3) {
                                 std::thread::yield_now();
                             }
                             write_byte(wr, b'0' + round);
