@@ -5,7 +5,7 @@
 //!   program is this test binary re-run as a child process (an env var selects the child role):
 //!   it serves echo on 127.0.0.1:0 and prints its address; the parent echoes through it on two
 //!   connections, sends SIGINT, and expects exit status 0 and the example's goodbye line.
-//! - `examples/supervisor.rs` (the built example binary) restarts failing workers, and on SIGINT
+//! - `examples/supervisor/` (the built example binary) restarts failing workers, and on SIGINT
 //!   kills them, prints its summary and exits 0, leaving no worker behind.
 
 use std::io::{self, BufRead, BufReader, Read, Write};

@@ -73,7 +73,7 @@ async fn supervise(id: usize, program: Vec<String>, mut sigint: Signal) -> io::R
 }
 
 #[kq::main]
-async fn main() -> io::Result<()> {
+pub async fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(Ok(4), |a| a.parse()).map_err(io::Error::other)?;
     let program: Vec<String> = args.collect();

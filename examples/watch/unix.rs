@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use kq::fs_watch::{RecursiveMode, Watcher};
 
 #[kq::main]
-async fn main() -> io::Result<()> {
+pub async fn main() -> io::Result<()> {
     let dirs: Vec<String> = std::env::args().skip(1).collect();
     if dirs.is_empty() {
         eprintln!("usage: watch DIR [DIR...]");

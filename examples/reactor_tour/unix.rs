@@ -92,7 +92,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn main() -> io::Result<()> {
+pub fn main() -> io::Result<()> {
     let started = Instant::now();
     let kq = Arc::new(Kqueue::new()?);
     let (pipe_r, pipe_w) = pipe()?;
