@@ -339,13 +339,12 @@ fn rename(
     let root = tree.dirs.get(dir).map_or(usize::MAX, |d| d.root);
     let to = entry_path(tree, dir, name);
     let recursive = tree.dirs.contains(dir) && tree.recursive(dir);
-    let Some(dest) = tree.dirs.get_mut(dir).and_then(|d| d.entries.get_mut(name)) else {
+    let Some(dest) = tree.dirs.get_mut(dir).filter(|d| d.entries.find(name).is_ok()) else {
         tree.release_entry(&moved, false, out);
         return;
     };
-    let kind = dest.st.kind;
-    dest.child = moved.child;
-    dest.slot = moved.slot;
+    let kind = dest.entries.get(name).map_or(FileType::Other, |e| e.st.kind);
+    dest.entries.set_links(name, moved.child, moved.slot);
     out.push((root, Event::rename(from, to, Some(kind))));
     if let Some(slot) = moved.slot.and_then(|s| tree.slots.get_mut(s)) {
         slot.owner = Owner::File(dir);
@@ -353,8 +352,8 @@ fn rename(
     match moved.child {
         Some(child) if recursive => tree.reparent(child, dir, name),
         Some(child) => {
-            if let Some(e) = tree.dirs.get_mut(dir).and_then(|d| d.entries.get_mut(name)) {
-                e.child = None;
+            if let Some(d) = tree.dirs.get_mut(dir) {
+                d.entries.set_links(name, None, None);
             }
             tree.drop_dir(child, false, out);
         }

@@ -103,6 +103,8 @@ mod ids;
 #[cfg(unix)]
 mod ready;
 #[cfg(unix)]
+mod snapshot;
+#[cfg(unix)]
 mod sys;
 #[cfg(unix)]
 mod tree;

@@ -1,10 +1,10 @@
 //! The few system calls the watcher makes itself: directory fds, `fstatat` snapshots of
 //! entries, reading a directory through its fd, the path of an fd, and the fd limit.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::event::FileType;
@@ -110,7 +110,11 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
 /// `fstatat(dir, name)` (`statx` on Linux, for the birth time), following a final symlink only
 /// with `follow`.
 pub(crate) fn stat_at(dir: RawFd, name: &OsStr, follow: bool) -> io::Result<Stat> {
-    let name = cstr(name)?;
+    stat_at_c(dir, &cstr(name)?, follow)
+}
+
+/// [`stat_at`] of a name already NUL-terminated (as `readdir` gives it).
+pub(crate) fn stat_at_c(dir: RawFd, name: &CStr, follow: bool) -> io::Result<Stat> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: a zeroed `statx` is a valid out-value.
@@ -187,9 +191,60 @@ pub(crate) fn open_file_at(dir: RawFd, name: &OsStr) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The names in the directory open at `fd` (without `.` and `..`). A directory that was removed
-/// reads as empty.
-pub(crate) fn read_dir(fd: &OwnedFd) -> io::Result<Vec<OsString>> {
+/// Calls `f` with each name in the directory open at `fd` (without `.` and `..`), from the
+/// beginning, allocating nothing per name. A directory that was removed reads as empty.
+#[cfg(target_os = "linux")]
+pub(crate) fn read_dir(fd: &OwnedFd, mut f: impl FnMut(&CStr)) -> io::Result<()> {
+    // getdents64 on the fd itself (ours, used by one thread at a time): no duplicate, no DIR.
+    let raw = fd.as_raw_fd();
+    // SAFETY: plain lseek of an fd we own.
+    if unsafe { libc::lseek(raw, 0, libc::SEEK_SET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // u64s: aligned as the kernel's `linux_dirent64` records.
+    let mut buf = vec![0u64; 4096];
+    let len = buf.len() * 8;
+    loop {
+        // SAFETY: `buf` is valid for `len` bytes of writes.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, raw, buf.as_mut_ptr(), len) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::ENOENT) => Ok(()),
+                _ => Err(err),
+            };
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let n = n as usize;
+        let bytes = buf.as_ptr().cast::<u8>();
+        let mut off = 0;
+        // Record layout: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name (NUL-terminated).
+        while off + 19 < n {
+            // SAFETY: within the `n` bytes the kernel wrote; the record's name is NUL-terminated
+            // inside its `d_reclen` bytes.
+            let (reclen, name) = unsafe {
+                let rec = bytes.add(off);
+                let reclen = std::ptr::read_unaligned(rec.add(16).cast::<u16>()) as usize;
+                (reclen, CStr::from_ptr(rec.add(19).cast()))
+            };
+            if reclen == 0 {
+                break;
+            }
+            let b = name.to_bytes();
+            if b != b"." && b != b".." {
+                f(name);
+            }
+            off += reclen;
+        }
+    }
+}
+
+/// Calls `f` with each name in the directory open at `fd` (without `.` and `..`), from the
+/// beginning. A directory that was removed reads as empty.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn read_dir(fd: &OwnedFd, mut f: impl FnMut(&CStr)) -> io::Result<()> {
     // fdopendir takes the fd it is given: hand it a duplicate, and start from the beginning.
     // SAFETY: plain dup of an fd we own.
     let dup = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
@@ -203,7 +258,6 @@ pub(crate) fn read_dir(fd: &OwnedFd) -> io::Result<Vec<OsString>> {
     }
     // SAFETY: a valid DIR; the duplicate shares the offset, which a previous read moved.
     unsafe { libc::rewinddir(dirp) };
-    let mut names = Vec::new();
     let result = loop {
         set_errno(0);
         // SAFETY: a valid DIR, used by this thread only.
@@ -216,16 +270,18 @@ pub(crate) fn read_dir(fd: &OwnedFd) -> io::Result<Vec<OsString>> {
             };
         }
         // SAFETY: readdir returned a valid dirent whose d_name is NUL-terminated.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
-        if name != b"." && name != b".." {
-            names.push(OsString::from_vec(name.to_vec()));
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        let b = name.to_bytes();
+        if b != b"." && b != b".." {
+            f(name);
         }
     };
     // SAFETY: a valid DIR, closed once (this also closes `dup`).
     unsafe { libc::closedir(dirp) };
-    result.map(|()| names)
+    result
 }
 
+#[cfg(not(target_os = "linux"))]
 fn set_errno(v: i32) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     // SAFETY: the thread's errno location is always valid.

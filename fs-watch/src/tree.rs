@@ -2,7 +2,6 @@
 //! [`Slot`]s for the knotes, [`Root`]s for what the user asked to watch. Scanning a new
 //! directory, diffing a directory against its snapshot, moving and dropping subtrees.
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -16,25 +15,20 @@ use kq_runtime::runtime::Handle;
 use crate::event::{path_error, Event, EventKind, FileType, ModifyKind};
 use crate::ids::IdMap;
 use crate::ready::{ReadySet, SlotWaker};
+use crate::snapshot::{self, Snapshot};
 use crate::sys::{self, Stat};
 use crate::RecursiveMode;
 
 pub(crate) type DirId = usize;
 
-/// One name in a directory snapshot.
-#[derive(Debug)]
+/// One name in a directory snapshot (as stored compactly in a [`Snapshot`]).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
     pub st: Stat,
     /// The watched directory behind this name (a subdirectory, or a followed symlink to one).
     pub child: Option<DirId>,
-    /// Its own knote (per-file mode: native kqueue).
+    /// Its own knote (per-file mode: native kqueue). Never set together with `child`.
     pub slot: Option<usize>,
-}
-
-impl Entry {
-    fn new(st: Stat) -> Entry {
-        Entry { st, child: None, slot: None }
-    }
 }
 
 /// A watched directory.
@@ -49,7 +43,7 @@ pub(crate) struct Dir {
     pub parent: Option<DirId>,
     pub root: usize,
     pub depth: usize,
-    pub entries: BTreeMap<OsString, Entry>,
+    pub entries: Snapshot,
     /// A watched file's directory: the one name it follows.
     pub only: Option<OsString>,
     pub id: (u64, u64),
@@ -206,7 +200,7 @@ impl Tree {
             parent,
             root,
             depth,
-            entries: BTreeMap::new(),
+            entries: Snapshot::default(),
             only: None,
             id: st.id(),
             fd,
@@ -259,9 +253,7 @@ impl Tree {
             let root = self.dirs[dir].root;
             match self.open_dir(at, name, path, Some(dir), root, self.follow) {
                 Ok(child) => {
-                    if let Some(e) = self.dirs[dir].entries.get_mut(name) {
-                        e.child = Some(child);
-                    }
+                    self.dirs[dir].entries.set_links(name, Some(child), None);
                     self.scan(child, report, out);
                 }
                 Err(e) if is_gone(&e) => {}
@@ -274,15 +266,31 @@ impl Tree {
                 self.add_slot(raw, Owner::File(dir), Some(fd), false)
             });
             match opened {
-                Ok(slot) => {
-                    if let Some(e) = self.dirs[dir].entries.get_mut(name) {
-                        e.slot = Some(slot);
-                    }
-                }
+                Ok(slot) => self.dirs[dir].entries.set_links(name, None, Some(slot)),
                 Err(e) if is_gone(&e) => {}
                 Err(e) => self.errors.push(path_error(e, &path)),
             }
         }
+    }
+
+    /// Reads directory `dir` (following only its `only` name, if set) into a new snapshot.
+    fn read_snapshot(&self, dir: DirId) -> io::Result<Snapshot> {
+        let d = &self.dirs[dir];
+        let fd = d.fd.as_raw_fd();
+        let only = d.only.as_deref().map(std::os::unix::ffi::OsStrExt::as_bytes);
+        let mut b = snapshot::Builder::default();
+        let mut full = Ok(());
+        sys::read_dir(&d.fd, |name| {
+            let bytes = name.to_bytes();
+            if only.is_some_and(|o| o != bytes) || full.is_err() {
+                return;
+            }
+            if let Ok(st) = sys::stat_at_c(fd, name, false) {
+                full = b.push(bytes, st);
+            }
+        })?;
+        full?;
+        b.finish()
     }
 
     /// Reads a freshly watched directory and everything below it (breadth first, so a Create of a
@@ -290,30 +298,40 @@ impl Tree {
     pub(crate) fn scan(&mut self, dir: DirId, report: bool, out: &mut Vec<(usize, Event)>) {
         let mut queue = std::collections::VecDeque::from([dir]);
         while let Some(d) = queue.pop_front() {
-            let fd = self.dirs[d].fd.as_raw_fd();
-            let names = match sys::read_dir(&self.dirs[d].fd) {
-                Ok(names) => names,
+            let snap = match self.read_snapshot(d) {
+                Ok(snap) => snap,
                 Err(e) => {
                     self.errors.push(path_error(e, &self.path_of(d)));
                     continue;
                 }
             };
             let root = self.dirs[d].root;
-            for name in names {
-                let Ok(st) = sys::stat_at(fd, &name, false) else { continue };
-                if report {
-                    let ev =
-                        Event::new(EventKind::Create, self.path_of(d).join(&name), Some(st.kind));
+            if report {
+                let base = self.path_of(d);
+                for (name, e) in snap.iter() {
+                    let ev = Event::new(EventKind::Create, base.join(name), Some(e.st.kind));
                     out.push((root, ev));
                 }
-                self.dirs[d].entries.insert(name.clone(), Entry::new(st));
+            }
+            let n = snap.len();
+            self.dirs[d].entries = snap;
+            let (recursive, per_file) = (self.recursive(d), self.per_file);
+            for i in 0..n {
+                let Some(dir) = self.dirs.get(d) else { break };
+                let kind = dir.entries.entry(i).st.kind;
+                let wanted = match kind {
+                    FileType::Dir | FileType::Symlink => recursive,
+                    FileType::File => per_file,
+                    FileType::Other => false,
+                };
+                if !wanted {
+                    continue;
+                }
                 // Subdirectories are opened now, scanned when their turn in the queue comes.
-                let before = self.dirs.len();
+                let name = dir.entries.name(i).to_os_string();
                 self.attach_entry_shallow(d, &name);
-                if self.dirs.len() > before {
-                    if let Some(child) = self.dirs[d].entries.get(&name).and_then(|e| e.child) {
-                        queue.push_back(child);
-                    }
+                if let Some(child) = self.dirs.get(d).and_then(|x| x.entries.entry(i).child) {
+                    queue.push_back(child);
                 }
             }
         }
@@ -328,11 +346,7 @@ impl Tree {
             let root = self.dirs[dir].root;
             let path = self.path_of(dir).join(name);
             match self.open_dir(at, name, path, Some(dir), root, self.follow) {
-                Ok(child) => {
-                    if let Some(e) = self.dirs[dir].entries.get_mut(name) {
-                        e.child = Some(child);
-                    }
-                }
+                Ok(child) => self.dirs[dir].entries.set_links(name, Some(child), None),
                 Err(e) if is_gone(&e) => {}
                 Err(e) => self.errors.push(e),
             }
@@ -345,55 +359,68 @@ impl Tree {
     /// Compares `dir` with what is on disk, updating its snapshot; the differences go to `out`.
     pub(crate) fn diff(&mut self, dir: DirId, out: &mut Vec<Raw>) {
         let dir_path = self.path_of(dir);
-        let d = &self.dirs[dir];
-        let fd = d.fd.as_raw_fd();
-        let names = match sys::read_dir(&d.fd) {
-            Ok(names) => names,
+        let mut now = match self.read_snapshot(dir) {
+            Ok(snap) => snap,
             Err(e) => {
                 let e = path_error(e, &dir_path);
                 self.errors.push(e);
                 return;
             }
         };
-        let mut now: BTreeMap<OsString, Stat> = BTreeMap::new();
-        for name in names {
-            if d.only.as_ref().is_some_and(|o| *o != name) {
+        let d = &mut self.dirs[dir];
+        let old = std::mem::take(&mut d.entries);
+        // Both sorted by name: walk them side by side. Gone names first, then the others.
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() {
+            let name = old.name(i);
+            let found = loop {
+                if j == now.len() {
+                    break false;
+                }
+                match now.name(j).as_encoded_bytes().cmp(name.as_encoded_bytes()) {
+                    std::cmp::Ordering::Less => j += 1,
+                    std::cmp::Ordering::Equal => break true,
+                    std::cmp::Ordering::Greater => break false,
+                }
+            };
+            if !found {
+                let name = name.to_os_string();
+                let path = dir_path.join(&name);
+                out.push(Raw::Removed { dir, name, path, entry: old.entry(i), replaced: false });
+            }
+            i += 1;
+        }
+        let mut i = 0;
+        for j in 0..now.len() {
+            let name = now.name(j);
+            let st = now.entry(j).st;
+            while i < old.len() && old.name(i).as_encoded_bytes() < name.as_encoded_bytes() {
+                i += 1;
+            }
+            let name = name.to_os_string();
+            if i == old.len() || old.name(i) != name {
+                out.push(Raw::Created { dir, name, replaced: false });
                 continue;
             }
-            if let Ok(st) = sys::stat_at(fd, &name, false) {
-                now.insert(name, st);
-            }
-        }
-        let d = &mut self.dirs[dir];
-        let gone: Vec<OsString> =
-            d.entries.keys().filter(|n| !now.contains_key(*n)).cloned().collect();
-        for name in gone {
-            if let Some(entry) = d.entries.remove(&name) {
+            let prev = old.entry(i);
+            if !st.same_file(&prev.st) {
                 let path = dir_path.join(&name);
-                out.push(Raw::Removed { dir, name, path, entry, replaced: false });
+                out.push(Raw::Removed {
+                    dir,
+                    name: name.clone(),
+                    path,
+                    entry: prev,
+                    replaced: true,
+                });
+                out.push(Raw::Created { dir, name, replaced: true });
+            } else {
+                if let Some(kind) = modify_kind(&prev.st, &st) {
+                    out.push(Raw::Modified { dir, name, kind, ft: st.kind });
+                }
+                now.set_links_at(j, prev.child, prev.slot);
             }
         }
-        for (name, st) in now {
-            match d.entries.get_mut(&name) {
-                None => {
-                    d.entries.insert(name.clone(), Entry::new(st));
-                    out.push(Raw::Created { dir, name, replaced: false });
-                }
-                Some(old) if !st.same_file(&old.st) => {
-                    let entry = std::mem::replace(old, Entry::new(st));
-                    let path = dir_path.join(&name);
-                    out.push(Raw::Removed { dir, name: name.clone(), path, entry, replaced: true });
-                    out.push(Raw::Created { dir, name, replaced: true });
-                }
-                Some(old) => {
-                    if let Some(kind) = modify_kind(&old.st, &st) {
-                        let name = name.clone();
-                        out.push(Raw::Modified { dir, name, kind, ft: st.kind });
-                    }
-                    old.st = st;
-                }
-            }
-        }
+        d.entries = now;
     }
 
     /// Removes a slot (its knote), if it is there.
@@ -425,7 +452,7 @@ impl Tree {
         let mut stack = vec![dir];
         while let Some(d) = stack.pop() {
             if let Some(d) = self.dirs.get(d) {
-                for c in d.entries.values().filter_map(|e| e.child) {
+                for c in d.entries.children() {
                     if set.insert(c) {
                         stack.push(c);
                     }
@@ -442,7 +469,7 @@ impl Tree {
         let mut i = 0;
         while i < order.len() {
             if let Some(d) = self.dirs.get(order[i]) {
-                order.extend(d.entries.values().filter_map(|e| e.child));
+                order.extend(d.entries.children());
             }
             i += 1;
         }
@@ -450,7 +477,7 @@ impl Tree {
             let path = self.path_of(d);
             let Some(removed) = self.dirs.try_remove(d) else { continue };
             self.drop_slot(removed.slot);
-            for (name, e) in &removed.entries {
+            for (name, e) in removed.entries.iter() {
                 if let Some(slot) = e.slot {
                     self.drop_slot(slot);
                 }
@@ -476,9 +503,9 @@ impl Tree {
             dir.path = path;
             dir.depth = depth;
             dir.root = root;
-            for (n, e) in &dir.entries {
+            for (n, e) in dir.entries.iter() {
                 if let Some(c) = e.child {
-                    stack.push((c, d, n.clone()));
+                    stack.push((c, d, n.to_os_string()));
                 }
             }
         }

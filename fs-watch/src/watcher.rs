@@ -208,7 +208,11 @@ impl Watcher {
         match sys::stat_at(fd, &name, false) {
             Ok(st) => {
                 let entry = crate::tree::Entry { st, child: None, slot: None };
-                self.tree.dirs[dir].entries.insert(name.clone(), entry);
+                if let Err(e) = self.tree.dirs[dir].entries.insert(&name, entry) {
+                    let mut sink = Vec::new();
+                    self.tree.drop_dir(dir, false, &mut sink);
+                    return Err(path_error(e, path));
+                }
                 let mut sink = Vec::new();
                 self.tree.attach_entry(dir, &name, false, &mut sink);
                 Ok(dir)
@@ -376,8 +380,9 @@ impl Watcher {
             None => {
                 // What is still in the snapshots is gone with it.
                 let mut sink = Vec::new();
+                let snap = std::mem::take(&mut self.tree.dirs[dir].entries);
                 let top: Vec<(OsString, crate::tree::Entry)> =
-                    std::mem::take(&mut self.tree.dirs[dir].entries).into_iter().collect();
+                    snap.iter().map(|(n, e)| (n.to_os_string(), e)).collect();
                 for (name, entry) in top {
                     batch::emit_remove(&mut self.tree, r, path.join(name), &entry, &mut sink);
                 }
