@@ -7,9 +7,7 @@
 mod unix;
 
 #[cfg(unix)]
-fn main() -> std::io::Result<()> {
-    unix::main()
-}
+use unix::main;
 
 #[cfg(not(unix))]
 fn main() {

@@ -13,40 +13,28 @@ use std::net::{self, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// A new TCP socket, non-blocking (and close-on-exec) from `socket(2)` itself where it takes
-/// the flags: one system call instead of three.
-pub(crate) fn nonblocking_tcp_socket(domain: Domain) -> io::Result<Socket> {
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    ))]
-    return Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP));
-    #[allow(unreachable_code)]
-    {
-        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        Ok(socket)
-    }
-}
+/// Sockets non-blocking (and close-on-exec) from the system call that makes them, where
+/// `socket(2)` and `accept4(2)` take the flags: one system call each instead of three and two.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+mod flags {
+    use super::*;
 
-/// Accepts one connection, non-blocking and close-on-exec from `accept4(2)` where it exists:
-/// one system call instead of two.
-pub(crate) fn accept_nonblocking(
-    listener: &net::TcpListener,
-) -> io::Result<(net::TcpStream, SocketAddr)> {
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    ))]
-    {
+    /// A new TCP socket, non-blocking from `socket(2)`.
+    pub(crate) fn nonblocking_tcp_socket(domain: Domain) -> io::Result<Socket> {
+        Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))
+    }
+
+    /// Accepts one connection, non-blocking from `accept4(2)`.
+    pub(crate) fn accept_nonblocking(
+        listener: &net::TcpListener,
+    ) -> io::Result<(net::TcpStream, SocketAddr)> {
         let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
         let (socket, addr) = socket2::SockRef::from(listener).accept4(flags)?;
         let addr = addr.as_socket().ok_or_else(|| {
@@ -57,17 +45,35 @@ pub(crate) fn accept_nonblocking(
         })?;
         Ok((socket.into(), addr))
     }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )))]
-    {
+}
+
+/// Elsewhere (macOS, Windows): made, then set non-blocking.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+mod flags {
+    use super::*;
+
+    /// A new TCP socket, then set non-blocking.
+    pub(crate) fn nonblocking_tcp_socket(domain: Domain) -> io::Result<Socket> {
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    }
+
+    /// Accepts one connection, then sets it non-blocking.
+    pub(crate) fn accept_nonblocking(
+        listener: &net::TcpListener,
+    ) -> io::Result<(net::TcpStream, SocketAddr)> {
         let (stream, addr) = listener.accept()?;
         stream.set_nonblocking(true)?;
         Ok((stream, addr))
     }
 }
+
+pub(crate) use flags::{accept_nonblocking, nonblocking_tcp_socket};
