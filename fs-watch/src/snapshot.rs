@@ -1,13 +1,15 @@
 //! [`Snapshot`]: what the watcher remembers of one directory, compactly. A directory of the
-//! 100,000-file tree costs one 64-byte record per name plus the name's bytes, instead of a
+//! 100,000-file tree costs one 48-byte record per name plus the name's bytes, instead of a
 //! `BTreeMap<OsString, Entry>` node slot and a heap-allocated name each (about 280 bytes a file).
 //!
 //! Records are sorted by name (bytes, as `OsString`'s order); the names live in one byte arena
-//! per directory, each record holding where its name ends. The device, which nearly every entry
-//! shares with its directory, is an index into a small per-directory table, kept in the spare
-//! high bits of the mode.
+//! per directory, each record holding where its name ends. The (device, owner, group) triple,
+//! which nearly every entry shares with its neighbours, is an index into a small per-directory
+//! table, kept in the spare high bits of the mode. What is attached to an entry (a watched child
+//! directory, or a knote in per-file mode) is in a side table: few entries have anything.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -16,8 +18,7 @@ use crate::event::FileType;
 use crate::sys::Stat;
 use crate::tree::{DirId, Entry};
 
-/// One name of a snapshot: a [`Stat`] (less its device, an index in `mode_dev`) and what is
-/// attached to it.
+/// One name of a snapshot: a [`Stat`] less its device, owner and group (a [`Class`]).
 #[derive(Clone, Copy, Debug)]
 struct Rec {
     ino: u64,
@@ -25,19 +26,24 @@ struct Rec {
     mtime: i64,
     ctime: i64,
     btime: i64,
-    /// 0: nothing; else `(id + 1) << 1`, with bit 0 set for a knote slot, clear for a child
-    /// directory (an entry has one or the other, never both).
-    attached: u64,
-    /// The mode (16 bits on every supported system) and, above it, the index of the device.
-    mode_dev: u32,
-    uid: u32,
-    gid: u32,
+    /// The mode (16 bits on every supported system) and, above it, the index of the class.
+    mode_class: u32,
     /// Where the name ends in the arena (it starts where the previous record's ends).
     name_end: u32,
 }
 
+/// What most entries of a directory share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Class {
+    dev: u64,
+    uid: u32,
+    gid: u32,
+}
+
 const MODE_BITS: u32 = 0xffff;
 
+/// What is attached to an entry, as one number: `(id + 1) << 1`, with bit 0 set for a knote
+/// slot, clear for a child directory (an entry has one or the other, never both).
 fn encode(child: Option<DirId>, slot: Option<usize>) -> u64 {
     debug_assert!(child.is_none() || slot.is_none(), "an entry has a child or a slot");
     let tagged = |id: usize, tag: u64| {
@@ -70,12 +76,19 @@ fn too_big() -> io::Error {
     io::Error::new(io::ErrorKind::OutOfMemory, "directory too large to snapshot (4 GiB of names)")
 }
 
+fn too_varied() -> io::Error {
+    let msg = "more than 65,536 (device, owner, group) combinations in one directory";
+    io::Error::new(io::ErrorKind::OutOfMemory, msg)
+}
+
 /// The entries of one directory, sorted by name.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     recs: Vec<Rec>,
     names: Vec<u8>,
-    devs: Vec<u64>,
+    classes: Vec<Class>,
+    /// (record index, [`encode`]d attachment), sorted by index; only entries with one.
+    links: Vec<(u32, u64)>,
 }
 
 impl Snapshot {
@@ -100,23 +113,29 @@ impl Snapshot {
         OsStr::from_bytes(&self.names[self.start(i)..self.recs[i].name_end as usize])
     }
 
+    fn link(&self, i: usize) -> Result<usize, usize> {
+        self.links.binary_search_by_key(&i, |&(at, _)| at as usize)
+    }
+
     /// Entry `i`.
     pub fn entry(&self, i: usize) -> Entry {
         let r = &self.recs[i];
-        let mode = r.mode_dev & MODE_BITS;
+        let mode = r.mode_class & MODE_BITS;
+        let class = self.classes.get((r.mode_class >> 16) as usize);
+        let class = class.copied().unwrap_or(Class { dev: 0, uid: 0, gid: 0 });
         let st = Stat {
-            dev: self.devs.get((r.mode_dev >> 16) as usize).copied().unwrap_or(0),
+            dev: class.dev,
             ino: r.ino,
             kind: FileType::from_mode(mode),
             size: r.size,
             mtime: r.mtime,
             ctime: r.ctime,
             mode,
-            uid: r.uid,
-            gid: r.gid,
+            uid: class.uid,
+            gid: class.gid,
             btime: r.btime,
         };
-        let (child, slot) = decode(r.attached);
+        let (child, slot) = self.link(i).map_or((None, None), |l| decode(self.links[l].1));
         Entry { st, child, slot }
     }
 
@@ -141,8 +160,21 @@ impl Snapshot {
 
     /// Sets what is attached to entry `i` (a child directory or a knote slot).
     pub fn set_links_at(&mut self, i: usize, child: Option<DirId>, slot: Option<usize>) {
-        if let Some(r) = self.recs.get_mut(i) {
-            r.attached = encode(child, slot);
+        if i >= self.recs.len() {
+            return;
+        }
+        let code = encode(child, slot);
+        match (self.link(i), code) {
+            (Ok(l), 0) => {
+                self.links.remove(l);
+            }
+            (Ok(l), code) => self.links[l].1 = code,
+            (Err(_), 0) => {}
+            (Err(l), code) => {
+                if let Ok(i) = u32::try_from(i) {
+                    self.links.insert(l, (i, code));
+                }
+            }
         }
     }
 
@@ -157,6 +189,7 @@ impl Snapshot {
     pub fn remove(&mut self, name: &OsStr) -> Option<Entry> {
         let i = self.find(name).ok()?;
         let entry = self.entry(i);
+        self.set_links_at(i, None, None);
         let (start, end) = (self.start(i), self.recs[i].name_end as usize);
         self.names.drain(start..end);
         self.recs.remove(i);
@@ -164,57 +197,85 @@ impl Snapshot {
         for r in &mut self.recs[i..] {
             r.name_end -= len;
         }
+        for l in self.links.iter_mut().filter(|l| l.0 as usize > i) {
+            l.0 -= 1;
+        }
         Some(entry)
     }
 
-    fn dev_index(devs: &mut Vec<u64>, dev: u64) -> io::Result<u32> {
-        // Nearly always the first or the last one.
-        if let Some(i) = devs.iter().rposition(|&d| d == dev) {
-            return Ok(i as u32);
+    /// The class of `st`, added to the table if new. `index` (a builder's) maps every class
+    /// of the table to its index; without it the table is searched.
+    fn class_of(
+        &mut self,
+        st: &Stat,
+        mut index: Option<&mut HashMap<Class, u32>>,
+    ) -> io::Result<u32> {
+        let class = Class { dev: st.dev, uid: st.uid, gid: st.gid };
+        let n = self.classes.len();
+        // Nearly always the last one added (most directories have one).
+        if n > 0 && self.classes[n - 1] == class {
+            return Ok((n - 1) as u32);
         }
-        if devs.len() > MODE_BITS as usize {
-            return Err(io::Error::other("more than 65,536 devices in one directory"));
+        let found = match index.as_deref_mut() {
+            Some(map) => map.get(&class).copied(),
+            None => self.classes.iter().position(|c| *c == class).map(|i| i as u32),
+        };
+        if let Some(i) = found {
+            return Ok(i);
         }
-        devs.push(dev);
-        Ok((devs.len() - 1) as u32)
+        if n > MODE_BITS as usize {
+            return Err(too_varied());
+        }
+        self.classes.push(class);
+        if let Some(map) = index {
+            map.insert(class, n as u32);
+        }
+        Ok(n as u32)
     }
 
-    fn rec(devs: &mut Vec<u64>, e: &Entry, name_end: u32) -> io::Result<Rec> {
-        let st = &e.st;
+    fn rec(
+        &mut self,
+        st: &Stat,
+        name_end: u32,
+        index: Option<&mut HashMap<Class, u32>>,
+    ) -> io::Result<Rec> {
         Ok(Rec {
             ino: st.ino,
             size: st.size,
             mtime: st.mtime,
             ctime: st.ctime,
             btime: st.btime,
-            attached: encode(e.child, e.slot),
-            mode_dev: (st.mode & MODE_BITS) | (Snapshot::dev_index(devs, st.dev)? << 16),
-            uid: st.uid,
-            gid: st.gid,
+            mode_class: (st.mode & MODE_BITS) | (self.class_of(st, index)? << 16),
             name_end,
         })
     }
 
     /// Inserts (or replaces) `name`.
     pub fn insert(&mut self, name: &OsStr, e: Entry) -> io::Result<()> {
-        match self.find(name) {
+        let i = match self.find(name) {
             Ok(i) => {
                 let end = self.recs[i].name_end;
-                self.recs[i] = Snapshot::rec(&mut self.devs, &e, end)?;
+                self.recs[i] = self.rec(&e.st, end, None)?;
+                i
             }
             Err(i) => {
                 let bytes = name.as_bytes();
                 let len = u32::try_from(bytes.len()).map_err(|_| too_big())?;
                 u32::try_from(self.names.len() + bytes.len()).map_err(|_| too_big())?;
                 let start = self.start(i);
-                let rec = Snapshot::rec(&mut self.devs, &e, (start as u32) + len)?;
+                let rec = self.rec(&e.st, (start as u32) + len, None)?;
                 self.names.splice(start..start, bytes.iter().copied());
                 for r in &mut self.recs[i..] {
                     r.name_end += len;
                 }
+                for l in self.links.iter_mut().filter(|l| l.0 as usize >= i) {
+                    l.0 += 1;
+                }
                 self.recs.insert(i, rec);
+                i
             }
-        }
+        };
+        self.set_links_at(i, e.child, e.slot);
         Ok(())
     }
 
@@ -225,7 +286,7 @@ impl Snapshot {
 
     /// The child directories attached to entries.
     pub fn children(&self) -> impl Iterator<Item = DirId> + '_ {
-        self.recs.iter().filter_map(|r| decode(r.attached).0)
+        self.links.iter().filter_map(|l| decode(l.1).0)
     }
 }
 
@@ -255,17 +316,18 @@ impl Builder {
         let mut snap = Snapshot {
             recs: Vec::with_capacity(self.items.len()),
             names: Vec::with_capacity(self.names.len()),
-            devs: Vec::new(),
+            classes: Vec::new(),
+            links: Vec::new(),
         };
+        let mut index = HashMap::new();
         for item in &self.items {
             snap.names.extend_from_slice(key(item));
-            let entry = Entry { st: item.2, child: None, slot: None };
             let end = snap.names.len() as u32;
-            let rec = Snapshot::rec(&mut snap.devs, &entry, end)?;
+            let rec = snap.rec(&item.2, end, Some(&mut index))?;
             snap.recs.push(rec);
         }
         snap.names.shrink_to_fit();
-        snap.devs.shrink_to_fit();
+        snap.classes.shrink_to_fit();
         Ok(snap)
     }
 }
@@ -327,6 +389,8 @@ mod tests {
         assert!(s.remove(OsStr::new("b")).is_none());
         assert_eq!(names(&s), ["", "a", "ccc"]);
         assert_eq!(s.get(OsStr::new("ccc")).unwrap().st, st(99, 4, REG));
+        assert_eq!(s.get(OsStr::new("ccc")).unwrap().slot, Some(usize::MAX / 4));
+        assert_eq!(s.children().count(), 0);
 
         let e = Entry { st: st(77, 9, DIR), child: Some(3), slot: None };
         s.insert(OsStr::new("bz"), e).unwrap();
@@ -335,6 +399,9 @@ mod tests {
         let bz = s.get(OsStr::new("bz")).unwrap();
         assert_eq!((bz.st, bz.child), (st(77, 9, DIR), Some(3)));
         assert_eq!(s.get(OsStr::new("zz")).unwrap().st, st(5, 10, REG));
+        assert_eq!(s.get(OsStr::new("ccc")).unwrap().slot, Some(usize::MAX / 4));
+        assert_eq!(s.get(OsStr::new("zz")).unwrap().slot, None);
+        assert_eq!(s.children().collect::<Vec<_>>(), [3]);
         // Insert over an existing name replaces it.
         s.insert(OsStr::new("a"), Entry { st: st(5, 42, REG), child: None, slot: None }).unwrap();
         assert_eq!(s.get(OsStr::new("a")).unwrap().st.ino, 42);
@@ -347,6 +414,25 @@ mod tests {
         assert!(s.is_empty());
         assert!(s.get(OsStr::new("x")).is_none());
         assert_eq!(s.children().count(), 0);
-        assert_eq!(std::mem::size_of::<Rec>(), 64);
+        assert_eq!(std::mem::size_of::<Rec>(), 48);
+    }
+
+    #[test]
+    fn class_table_full_is_an_error_not_a_wrong_snapshot() {
+        let build = |n: u32| {
+            let mut b = Builder::default();
+            for i in 0..n {
+                let mut s = st(5, u64::from(i), REG);
+                s.uid = i;
+                b.push(format!("{i:06}").as_bytes(), s).unwrap();
+            }
+            b.finish()
+        };
+        let s = build(65_536).unwrap();
+        let last = s.get(OsStr::new("065535")).unwrap().st;
+        assert_eq!((last.uid, last.ino, last.dev, last.mode), (65_535, 65_535, 5, REG));
+        assert_eq!(s.get(OsStr::new("000007")).unwrap().st.uid, 7);
+        let e = build(65_537).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::OutOfMemory);
     }
 }
