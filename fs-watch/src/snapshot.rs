@@ -291,11 +291,17 @@ impl Snapshot {
 }
 
 /// Collects the entries of a directory as they are read, then sorts them into a [`Snapshot`].
+/// One is kept and reused, directory after directory: its buffers grow once, not per directory.
 #[derive(Default)]
 pub(crate) struct Builder {
     names: Vec<u8>,
     items: Vec<(u32, u32, Stat)>,
+    /// The buffer directories are read into (`sys::read_dir`).
+    pub dirents: Vec<u64>,
 }
+
+/// Entries a reused builder keeps room for; after a bigger directory its buffers are freed.
+const KEEP_ITEMS: usize = 4096;
 
 impl Builder {
     /// Adds `name` (read from the directory, so not yet seen).
@@ -307,8 +313,24 @@ impl Builder {
         Ok(())
     }
 
-    /// The snapshot, sorted by name (a name read twice is kept once).
-    pub fn finish(mut self) -> io::Result<Snapshot> {
+    /// The snapshot, sorted by name (a name read twice is kept once); the builder is left empty.
+    pub fn finish(&mut self) -> io::Result<Snapshot> {
+        let snap = self.build();
+        self.clear();
+        snap
+    }
+
+    /// Forgets what was pushed.
+    pub fn clear(&mut self) {
+        self.names.clear();
+        self.items.clear();
+        if self.items.capacity() > KEEP_ITEMS {
+            self.items = Vec::new();
+            self.names = Vec::new();
+        }
+    }
+
+    fn build(&mut self) -> io::Result<Snapshot> {
         let names = &self.names;
         let key = |&(s, e, _): &(u32, u32, Stat)| &names[s as usize..e as usize];
         self.items.sort_unstable_by(|a, b| key(a).cmp(key(b)));

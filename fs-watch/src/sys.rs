@@ -193,8 +193,13 @@ pub(crate) fn open_file_at(dir: RawFd, name: &OsStr) -> io::Result<OwnedFd> {
 
 /// Calls `f` with each name in the directory open at `fd` (without `.` and `..`), from the
 /// beginning, allocating nothing per name. A directory that was removed reads as empty.
+/// `buf` is the buffer to read into (kept by the caller, reused).
 #[cfg(target_os = "linux")]
-pub(crate) fn read_dir(fd: &OwnedFd, mut f: impl FnMut(&CStr)) -> io::Result<()> {
+pub(crate) fn read_dir(
+    fd: &OwnedFd,
+    buf: &mut Vec<u64>,
+    mut f: impl FnMut(&CStr),
+) -> io::Result<()> {
     // getdents64 on the fd itself (ours, used by one thread at a time): no duplicate, no DIR.
     let raw = fd.as_raw_fd();
     // SAFETY: plain lseek of an fd we own.
@@ -202,7 +207,9 @@ pub(crate) fn read_dir(fd: &OwnedFd, mut f: impl FnMut(&CStr)) -> io::Result<()>
         return Err(io::Error::last_os_error());
     }
     // u64s: aligned as the kernel's `linux_dirent64` records.
-    let mut buf = vec![0u64; 4096];
+    if buf.len() < 4096 {
+        buf.resize(4096, 0);
+    }
     let len = buf.len() * 8;
     loop {
         // SAFETY: `buf` is valid for `len` bytes of writes.
@@ -244,7 +251,11 @@ pub(crate) fn read_dir(fd: &OwnedFd, mut f: impl FnMut(&CStr)) -> io::Result<()>
 /// Calls `f` with each name in the directory open at `fd` (without `.` and `..`), from the
 /// beginning. A directory that was removed reads as empty.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn read_dir(fd: &OwnedFd, mut f: impl FnMut(&CStr)) -> io::Result<()> {
+pub(crate) fn read_dir(
+    fd: &OwnedFd,
+    _buf: &mut Vec<u64>,
+    mut f: impl FnMut(&CStr),
+) -> io::Result<()> {
     // fdopendir takes the fd it is given: hand it a duplicate, and start from the beginning.
     // SAFETY: plain dup of an fd we own.
     let dup = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;

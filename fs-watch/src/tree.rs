@@ -111,6 +111,8 @@ pub(crate) struct Tree {
     pub per_file: bool,
     /// Errors met on the way (unreadable directories, limits), for the stream.
     pub errors: Vec<io::Error>,
+    /// Reused by every directory read.
+    scratch: snapshot::Builder,
     handle: Option<Handle>,
 }
 
@@ -128,6 +130,7 @@ impl Tree {
             follow,
             per_file,
             errors: Vec::new(),
+            scratch: snapshot::Builder::default(),
             handle,
         }
     }
@@ -274,13 +277,14 @@ impl Tree {
     }
 
     /// Reads directory `dir` (following only its `only` name, if set) into a new snapshot.
-    fn read_snapshot(&self, dir: DirId) -> io::Result<Snapshot> {
+    fn read_snapshot(&mut self, dir: DirId) -> io::Result<Snapshot> {
+        let mut b = std::mem::take(&mut self.scratch);
+        let mut buf = std::mem::take(&mut b.dirents);
         let d = &self.dirs[dir];
         let fd = d.fd.as_raw_fd();
         let only = d.only.as_deref().map(std::os::unix::ffi::OsStrExt::as_bytes);
-        let mut b = snapshot::Builder::default();
         let mut full = Ok(());
-        sys::read_dir(&d.fd, |name| {
+        let read = sys::read_dir(&d.fd, &mut buf, |name| {
             let bytes = name.to_bytes();
             if only.is_some_and(|o| o != bytes) || full.is_err() {
                 return;
@@ -288,9 +292,17 @@ impl Tree {
             if let Ok(st) = sys::stat_at_c(fd, name, false) {
                 full = b.push(bytes, st);
             }
-        })?;
-        full?;
-        b.finish()
+        });
+        b.dirents = buf;
+        let snap = match read.and(full) {
+            Ok(()) => b.finish(),
+            Err(e) => {
+                b.clear();
+                Err(e)
+            }
+        };
+        self.scratch = b;
+        snap
     }
 
     /// Reads a freshly watched directory and everything below it (breadth first, so a Create of a
