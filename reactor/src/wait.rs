@@ -229,6 +229,7 @@ impl Shared {
     fn leave(&self, mut st: ProfiledGuard<'_, State>) {
         let enqueued = std::mem::take(&mut st.core.enqueued);
         let pending = st.core.pending() > 0;
+        let mut wake_poller = false;
         if st.polling {
             let earlier = match (st.core.next_deadline(), st.poll_until) {
                 (Some(t), Some(u)) => t < u,
@@ -237,13 +238,21 @@ impl Shared {
             };
             if (pending || earlier) && !st.woken {
                 st.woken = true;
-                self.backend.wake();
+                wake_poller = true;
             }
         }
-        if pending && st.waiters > 0 {
+        let notify_waiters = pending && st.waiters > 0;
+        // Wake after unlocking: the woken thread's first step is to take this lock, and waking
+        // it while still holding the lock made it block on the lock right away (an extra
+        // context switch per wake-up). `woken`, set above, keeps the wake single; one arriving
+        // after the poller already returned only makes its next wait return early.
+        drop(st);
+        if wake_poller {
+            self.backend.wake();
+        }
+        if notify_waiters {
             self.cond.notify_all();
         }
-        drop(st);
         if enqueued {
             self.notify_parents();
         }
