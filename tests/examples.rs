@@ -7,6 +7,8 @@
 //!   connections, sends SIGINT, and expects exit status 0 and the example's goodbye line.
 //! - `examples/supervisor/` (the built example binary) restarts failing workers, and on SIGINT
 //!   kills them, prints its summary and exits 0, leaving no worker behind.
+// Unix-only: the examples are stopped with SIGINT sent by kill(2), and read signals.
+#![cfg(unix)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;

@@ -1,6 +1,8 @@
 //! One scripted sequence watched by kq and by `inotifywait` (Debian's inotify-tools, which
 //! `.ci/run` installs) at once: every change inotifywait saw must be in kq's events. Where
 //! inotifywait is not installed the test says so and checks kq alone.
+// Unix-only: kq-fs-watch's Watcher does not exist on Windows.
+#![cfg(unix)]
 mod util;
 
 use std::fs::{self, OpenOptions};

@@ -1,6 +1,8 @@
 //! Out of descriptors: the directories that could not be opened come as error items carrying a
 //! `LimitError` that names RLIMIT_NOFILE, and what was opened stays watched. Alone in its test
 //! binary, as the limit is per process.
+// Unix-only: kq-fs-watch's Watcher does not exist on Windows.
+#![cfg(unix)]
 mod util;
 
 use std::fs;

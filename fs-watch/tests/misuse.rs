@@ -1,5 +1,7 @@
 //! What a careless or hostile user does: bad paths, double watches, files as roots, dropping the
 //! watcher mid-stream, odd bytes in names, deep trees, symlink loops, filters and debounce.
+// Unix-only: kq-fs-watch's Watcher does not exist on Windows.
+#![cfg(unix)]
 mod util;
 
 use std::ffi::OsStr;

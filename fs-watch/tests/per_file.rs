@@ -1,6 +1,8 @@
 //! Per-file knotes, the mode native kqueue (FreeBSD, macOS) needs because its directory knotes
 //! do not hear their files' writes: run here on Linux through `per_file_knotes(true)`, so the code
 //! the BSDs use is exercised, not only type-checked.
+// Unix-only: kq-fs-watch's Watcher does not exist on Windows.
+#![cfg(unix)]
 mod util;
 
 use std::fs::{self, OpenOptions};

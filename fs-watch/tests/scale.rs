@@ -1,6 +1,8 @@
 //! Bursts and overflow: 10,000 files created in bursts, each reported exactly once; a reader
 //! stalled through a burst larger than the kernel's queue gets a Rescan and then a view that
 //! matches the disk.
+// Unix-only: kq-fs-watch's Watcher does not exist on Windows.
+#![cfg(unix)]
 mod util;
 
 use std::fs;

@@ -3,18 +3,23 @@
 //!
 //! Each test runs in a child process (see `util::isolated`), bounded there by an in-runtime
 //! timeout and a watchdog, and killed by the parent if it outlives its limit.
+// Unix-only (fds, RLIMIT_NOFILE, Unix sockets): the Windows tests are in windows_net.rs.
+#![cfg(unix)]
 
 mod util;
 use util::*;
 
 use std::io::{self, Write};
+#[cfg(any(target_os = "linux", target_os = "android"))] // For the epoll test below.
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use futures_util::{AsyncReadExt, AsyncWriteExt};
-use kq_net::{AsyncFd, TcpListener, TcpStream, UdpSocket, UnixStream};
+#[cfg(any(target_os = "linux", target_os = "android"))] // For the epoll test below.
+use kq_net::AsyncFd;
+use kq_net::{TcpListener, TcpStream, UdpSocket, UnixStream};
 
 const LOCALHOST: &str = "127.0.0.1:0";
 const SHUT: &str = "shut down";
@@ -22,7 +27,7 @@ const SHUT: &str = "shut down";
 // ---------------------------------------------------------------------------------------------
 // AsyncFd on what epoll cannot watch (issue 9, item 3)
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(any(target_os = "linux", target_os = "android"))] // epoll refuses files with EPERM; kqueue takes them.
 #[test]
 fn async_fd_refuses_what_epoll_cannot_watch_with_eperm() {
     isolated(
@@ -68,9 +73,11 @@ fn async_fd_refuses_what_epoll_cannot_watch_with_eperm() {
 }
 
 /// A bare fd number (for a closed one).
+#[cfg(any(target_os = "linux", target_os = "android"))] // For the epoll test above.
 #[derive(Debug)]
 struct Raw(std::os::fd::RawFd);
 
+#[cfg(any(target_os = "linux", target_os = "android"))] // For the epoll test above.
 impl AsRawFd for Raw {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.0

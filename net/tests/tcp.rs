@@ -7,6 +7,8 @@
 //! that a wedged runtime or a lowered RLIMIT_NOFILE fails that test alone. Every test is
 //! bounded: an in-runtime `timeout`, a watchdog thread in the child that aborts it if even the
 //! timer does not fire, and the parent kills a child that outlives its limit.
+// Unix-only (fds, RLIMIT_NOFILE): the Windows TCP tests are in windows_net.rs.
+#![cfg(unix)]
 
 mod util;
 use util::*;
@@ -50,7 +52,7 @@ async fn connected_pair() -> io::Result<(TcpStream, TcpStream)> {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit when it is below 4096, and checks that `need`
 /// descriptors fit.
-fn raise_nofile(need: u64) {
+fn raise_nofile(need: libc::rlim_t) {
     let lim = getrlimit_nofile();
     if lim.rlim_cur < 4096 {
         let cur = if lim.rlim_max == libc::RLIM_INFINITY { 65536 } else { lim.rlim_max };
@@ -99,7 +101,7 @@ fn thousand_concurrent_connections_echo_64k_each() {
 }
 
 fn thousand() {
-    raise_nofile(2 * CONNS as u64 + 256);
+    raise_nofile(2 * CONNS as libc::rlim_t + 256);
     let started = Instant::now();
     run(multi_thread(), Duration::from_secs(120), "1000 connections", async {
         let listener = TcpListener::bind(LOCALHOST).await?;

@@ -5,6 +5,8 @@
 //!
 //! Every test is bounded: an in-runtime `timeout`, and a watchdog thread that aborts the binary
 //! if the runtime is wedged so badly that even the timer does not fire.
+// Unix-only (Unix-domain sockets): the Windows UDP tests are in windows_net.rs.
+#![cfg(unix)]
 
 mod util;
 use util::*;

@@ -1,5 +1,7 @@
 //! Child processes: exit codes, signals, waiting, killing, errors, pipes. Real processes only;
 //! every test bounded in time.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 

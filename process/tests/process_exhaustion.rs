@@ -1,5 +1,7 @@
 //! Out of descriptors: spawning fails with an error (never a panic), leaves no child behind, and
 //! works again once descriptors are back. Its own binary: RLIMIT_NOFILE is process-wide.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kq_process::process::{Command, Stdio};
 
-fn set_soft_nofile(n: u64) {
+fn set_soft_nofile(n: libc::rlim_t) {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `lim` is valid for writes.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
@@ -18,13 +20,13 @@ fn set_soft_nofile(n: u64) {
 }
 
 /// The lowest free fd: the soft limit set to it leaves no descriptor to open.
-fn lowest_free_fd() -> u64 {
+fn lowest_free_fd() -> libc::rlim_t {
     // SAFETY: dup(0)... any fd works; we close it at once.
     let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     assert!(fd >= 0);
     // SAFETY: closing the fd we just opened.
     unsafe { libc::close(fd) };
-    fd as u64
+    fd as libc::rlim_t
 }
 
 fn no_child_of_ours_left(what: &str) {
@@ -65,7 +67,7 @@ fn spawn_without_descriptors_fails_cleanly_and_recovers() -> io::Result<()> {
                 None
             }
         };
-        set_soft_nofile(u64::MAX);
+        set_soft_nofile(libc::rlim_t::MAX);
 
         let e = piped.expect_err("three pipes with no descriptor left");
         assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");

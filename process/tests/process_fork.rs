@@ -1,6 +1,8 @@
 //! A process that forks (without exec) after kq-process started its reaper thread: the forked
 //! child has no such thread (threads do not survive fork), so its dropped children must still
 //! be reaped by a reaper of its own. Its own binary, with as few threads as possible at the fork.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 

@@ -1,5 +1,7 @@
 //! 1,000 children: 64 at a time, then all at once (with a stdout pipe each). Each exit is
 //! reported exactly once and no zombie of ours is left.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 
@@ -19,7 +21,7 @@ fn check_no_zombies(pids: &[u32]) {
 #[test]
 fn a_thousand_children_64_at_a_time_then_all_at_once() -> io::Result<()> {
     // ~4 fds per child at once (its pidfd, the reactor's pidfd, a stdout pipe, slack).
-    util::raise_nofile(4 * N as u64 + 256);
+    util::raise_nofile(4 * N as libc::rlim_t + 256);
     util::run(300, async {
         // 64 at a time: a JoinSet-like pool of tasks, each spawning and waiting one child.
         let mut pids = Vec::with_capacity(N);

@@ -1,5 +1,7 @@
 //! Pipes as a careless user handles them: chaining children, writing to a child that is gone,
 //! piped stdio with no runtime, tokio's io traits.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 

@@ -1,6 +1,8 @@
 //! A program with its own SIGCHLD handler (as another library would install) alongside kq's
 //! children: kq installs none, leaves it alone, and both keep working. Its own binary, since the
 //! handler is process-wide.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 

@@ -1,5 +1,7 @@
 //! `watch(pid)`: a process that is not our child, a child of std's, a kq Child watched at the
 //! same time (one shared knote), errors.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 

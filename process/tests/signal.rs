@@ -1,5 +1,7 @@
 //! Signal streams with real signals, sent from other threads. Its own binary: the dispositions
 //! it changes are process-wide.
+// Unix-only: kq-process (child processes, signals) does not exist on Windows.
+#![cfg(unix)]
 
 mod util;
 

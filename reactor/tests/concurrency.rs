@@ -3,6 +3,8 @@
 //!
 //! Timeouts here are bounds (a thread gives up instead of hanging), never synchronisation:
 //! threads are coordinated with channels, joins and observed kernel state.
+// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+#![cfg(unix)]
 mod util;
 
 use std::collections::{HashMap, HashSet};

@@ -7,6 +7,8 @@
 //! Each test really forks. The child does only what is safe after fork in a threaded program
 //! (no locks another thread may hold, no output) and reports through its exit code, which the
 //! parent reads with a bounded wait.
+// Unix-only: fork(2).
+#![cfg(unix)]
 mod util;
 
 use std::io;
@@ -33,6 +35,16 @@ fn in_child(child: impl FnOnce() -> i32) -> i32 {
         // SAFETY: leaves the child at once, without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
+    let (in_time, status) = reap(pid);
+    assert!(in_time, "the child hung");
+    assert!(libc::WIFEXITED(status), "the child died: status {status:#x}");
+    libc::WEXITSTATUS(status)
+}
+
+/// Waits at most 20 s for our child `pid` to exit (then kills it) and reaps it: whether it
+/// exited in time, and its wait status.
+#[cfg(target_os = "linux")] // Linux: a pidfd gives a bounded blocking wait.
+fn reap(pid: libc::pid_t) -> (bool, i32) {
     // SAFETY: pidfd_open of our own child.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
     assert!(pidfd >= 0, "pidfd_open: {}", io::Error::last_os_error());
@@ -48,9 +60,31 @@ fn in_child(child: impl FnOnce() -> i32) -> i32 {
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     // SAFETY: closes the pidfd opened above.
     unsafe { libc::close(pidfd) };
-    assert_eq!(ready, 1, "the child hung");
-    assert!(libc::WIFEXITED(status), "the child died: status {status:#x}");
-    libc::WEXITSTATUS(status)
+    (ready == 1, status)
+}
+
+/// Waits at most 20 s for our child `pid` to exit (then kills it) and reaps it: whether it
+/// exited in time, and its wait status.
+#[cfg(not(target_os = "linux"))] // No pidfd: waitpid(WNOHANG) looked at every millisecond.
+fn reap(pid: libc::pid_t) -> (bool, i32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut status = 0;
+    loop {
+        // SAFETY: reaps our own child if it has exited; never blocks.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(rc >= 0, "waitpid: {}", io::Error::last_os_error());
+        if rc == pid {
+            return (true, status);
+        }
+        if std::time::Instant::now() >= deadline {
+            // SAFETY: our own child, not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: reaps our own (killed) child.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            return (false, status);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The errno of a failed call, 0 for success (no allocation: fine in a child).

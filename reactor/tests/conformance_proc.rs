@@ -6,6 +6,8 @@
 //!
 //! Every test holds one process-wide lock: the stress test checks that no child of this process
 //! is left a zombie, which another test's child (alive or deliberately unreaped) would upset.
+// Unix-only: the PROC filter (on Windows it is EOPNOTSUPP).
+#![cfg(unix)]
 mod util;
 
 use std::collections::{HashMap, HashSet};

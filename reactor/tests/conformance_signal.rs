@@ -7,6 +7,13 @@
 //! each test uses signal numbers of its own (see [`rt`]), always registers its knote before
 //! raising (a watched signal is counted instead of taking its default action; an unwatched
 //! real-time signal would kill the test process), and never touches SIGINT or SIGTERM.
+// Unix-only: the SIGNAL filter (on Windows it is EOPNOTSUPP).
+#![cfg(unix)]
+// RT_SIGNALS (below): without real-time signals, the helpers of those tests are unused.
+#![cfg_attr(
+    not(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd")),
+    allow(unused_imports, dead_code)
+)]
 mod util;
 
 use std::io;
@@ -25,10 +32,33 @@ const LIMIT: Duration = Duration::from_secs(5);
 /// Real-time signal `SIGRTMIN + k`. Each test owns distinct `k`s:
 /// 0 counts, 1-2 separate numbers, 3 SIG_IGN, 4-5 previous handlers, 6 two kqueues,
 /// 7-10 the storm, 11 many kqueues, 12 delete and re-add, 18 kqueues coming and going, 13 disable and enable, 14-17 nested handlers.
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // See RT_SIGNALS.
 fn rt(k: i32) -> i32 {
-    let sig = libc::SIGRTMIN() + k;
-    assert!(sig <= libc::SIGRTMAX(), "not enough real-time signals for k = {k}");
+    let (min, max) = rt_range();
+    let sig = min + k;
+    assert!(sig <= max, "not enough real-time signals for k = {k}");
     sig
+}
+
+// RT_SIGNALS: the tests that use `rt` exist where real-time signals do (Linux, FreeBSD, NetBSD);
+// macOS and OpenBSD have none, so there only the tests with standard signals are compiled.
+
+/// The real-time signals: (SIGRTMIN, SIGRTMAX).
+#[cfg(target_os = "linux")] // The C library decides the range at run time.
+fn rt_range() -> (i32, i32) {
+    (libc::SIGRTMIN(), libc::SIGRTMAX())
+}
+
+/// The real-time signals: (SIGRTMIN, SIGRTMAX) of FreeBSD's <sys/signal.h> (not in the libc crate).
+#[cfg(target_os = "freebsd")] // FreeBSD's fixed range.
+fn rt_range() -> (i32, i32) {
+    (65, 126)
+}
+
+/// The real-time signals: (SIGRTMIN, SIGRTMAX) of NetBSD's <sys/signal.h> (not in the libc crate).
+#[cfg(target_os = "netbsd")] // NetBSD's fixed range.
+fn rt_range() -> (i32, i32) {
+    (33, 63)
 }
 
 /// The change that adds a SIGNAL knote for `sig`.
@@ -72,6 +102,7 @@ fn expect_signal(kq: &Kqueue, sig: i32) -> io::Result<Kevent> {
 // ---------------------------------------------------------------------------------------------
 // 35. data = count since the last retrieval.
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_realtime_signal_count_is_exact_and_resets() -> io::Result<()> {
     let sig = rt(0);
@@ -110,6 +141,7 @@ fn item35_standard_signal_count_is_between_one_and_the_number_sent() -> io::Resu
     Ok(())
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_two_signal_numbers_stay_separate() -> io::Result<()> {
     let (a, b) = (rt(1), rt(2));
@@ -146,6 +178,7 @@ fn item35_two_signal_numbers_stay_separate() -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_an_ignored_signal_is_still_counted() -> io::Result<()> {
     let sig = rt(3);
@@ -200,6 +233,7 @@ fn install(sig: i32, handler: usize, siginfo: bool) {
     }
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_the_programs_own_handler_still_runs() -> io::Result<()> {
     let sig = rt(4);
@@ -217,6 +251,7 @@ fn item35_the_programs_own_handler_still_runs() -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_a_previous_siginfo_handler_still_runs() -> io::Result<()> {
     let sig = rt(5);
@@ -253,6 +288,7 @@ extern "C" fn chain_handler(sig: libc::c_int) {
 
 /// Watched signals delivered while the handlers of other watched signals run: the handlers
 /// nest, as they do when several threads send different signals at once (see the storm).
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_watched_signals_arriving_inside_each_others_handlers() -> io::Result<()> {
     isolated("item35_watched_signals_arriving_inside_each_others_handlers", || {
@@ -282,6 +318,7 @@ fn item35_watched_signals_arriving_inside_each_others_handlers() -> io::Result<(
     })
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_two_kqueues_watching_one_signal_both_see_it() -> io::Result<()> {
     let sig = rt(6);
@@ -307,6 +344,7 @@ fn item35_two_kqueues_watching_one_signal_both_see_it() -> io::Result<()> {
 // Issue 8, item 6: no fixed number of kqueues may watch signals (there used to be a pool of 64
 // pipes, and the 65th kqueue got EBUSY). 150 kqueues watch one signal and all count it; then they
 // go, and 150 new ones (reusing the freed pipes) do the same.
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_any_number_of_kqueues_can_watch_signals() -> io::Result<()> {
     const KQUEUES: usize = 150;
@@ -329,6 +367,7 @@ fn item35_any_number_of_kqueues_can_watch_signals() -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_delete_and_readd_does_not_report_old_deliveries() -> io::Result<()> {
     let sig = rt(12);
@@ -377,6 +416,7 @@ fn item35_a_disposition_changed_after_a_delete_is_taken_back_on_readd() -> io::R
     })
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn item35_disabled_knote_counts_and_enable_delivers() -> io::Result<()> {
     let sig = rt(13);
@@ -430,12 +470,14 @@ fn isolated(name: &str, body: impl FnOnce() -> io::Result<()>) -> io::Result<()>
     Ok(())
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn signal_storm_from_four_threads() -> io::Result<()> {
     isolated("signal_storm_from_four_threads", storm)
 }
 
 /// The storm itself (in a child process, see [`isolated`]).
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 fn storm() -> io::Result<()> {
     const THREADS: usize = 4;
     const BURSTS: usize = 25;
@@ -538,11 +580,13 @@ fn storm() -> io::Result<()> {
 // A signal storm while kqueues watching the signal come and go (their pipes taken from and given
 // back to the pool as the handler walks it): a long-lived kqueue counts every delivery, the
 // short-lived ones see what comes while they live, and nothing crashes (in a child process).
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 #[test]
 fn signal_storm_while_kqueues_come_and_go() -> io::Result<()> {
     isolated("signal_storm_while_kqueues_come_and_go", churn)
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))] // RT_SIGNALS.
 fn churn() -> io::Result<()> {
     const RAISES: u64 = 2000;
     let sig = rt(18);

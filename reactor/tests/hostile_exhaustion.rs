@@ -3,6 +3,9 @@
 //! knote (inotify), a PROC knote (pidfd) — without a panic and without leaving a knote behind;
 //! what is registered keeps working; once descriptors are freed, all of it works again. In a test
 //! binary of its own: the limit is process-wide.
+// Linux-only: it checks the emulation's fd-backed filters (signal pipe, inotify, pidfd) and
+// /proc/self/fd; native SIGNAL, VNODE and PROC knotes take no descriptor.
+#![cfg(target_os = "linux")]
 mod util;
 
 use std::fs::File;

@@ -1,4 +1,6 @@
 //! `note::NODATA`: READ/WRITE knotes that trust the backend's edges (what kq-runtime uses).
+// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+#![cfg(unix)]
 mod util;
 
 use std::io;

@@ -19,7 +19,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use kq_reactor::{note, Filter, Flags, Kevent};
-use kq_runtime::io::{EventSource, Interest, Registration, RESERVED_IDENTS};
+use kq_runtime::io::{EventSource, RESERVED_IDENTS};
+#[cfg(unix)] // The pipe tests only.
+use kq_runtime::io::{Interest, Registration};
 use kq_runtime::runtime::{Builder, Handle};
 use kq_runtime::spawn;
 use kq_runtime::task;
@@ -102,6 +104,7 @@ fn sleep_pending_while_the_runtime_drops_is_woken_with_a_panic() {
     });
 }
 
+#[cfg(unix)] // Pipes (the Windows I/O tests are in windows_rt.rs).
 #[test]
 fn io_after_shutdown_is_an_error_never_a_hang() {
     bounded(60, || {
@@ -428,6 +431,7 @@ fn reserved_idents_are_refused_with_invalid_input() {
 
 /// A level-triggered USER knote (no EV_CLEAR asked) would be reported by every collection: the
 /// stream would fill with copies and the driver would spin. EventSource adds EV_CLEAR.
+#[cfg(unix)] // Pipes (the Windows I/O tests are in windows_rt.rs).
 #[test]
 fn a_level_user_knote_is_delivered_once_per_trigger() {
     bounded(60, || {
@@ -581,6 +585,7 @@ fn dropping_runtimes_and_handles_inside_another_runtimes_tasks() {
 /// second EV_ADD) and the first one's reader would never be woken. It is refused with
 /// `AlreadyExists`, as tokio's is (epoll's EEXIST); the first keeps working, and once it is
 /// dropped the fd may be registered again.
+#[cfg(unix)] // Pipes (the Windows I/O tests are in windows_rt.rs).
 #[test]
 fn the_same_fd_registered_twice_is_refused_and_the_first_keeps_working() {
     bounded(60, || {

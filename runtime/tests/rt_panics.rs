@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 use std::time::Duration;
 
+#[cfg(unix)] // The pipe check only.
 use kq_runtime::io::{Interest, Registration};
 use kq_runtime::runtime::Builder;
 use kq_runtime::spawn;
@@ -32,14 +33,17 @@ fn assert_serving(rt: &Runtime, name: &str) {
             20
         });
         let b = task::spawn_blocking(|| 22);
-        let (rd, wr) = pipe();
-        let reg = Registration::new(rd.0 as usize, Interest::READABLE).unwrap();
-        // SAFETY: writing one byte from a valid buffer to a pipe we own.
-        assert_eq!(unsafe { libc::write(wr.0, b"z".as_ptr().cast(), 1) }, 1);
-        timeout(Duration::from_secs(10), reg.readable())
-            .await
-            .expect("a readable pipe was never reported")
-            .unwrap();
+        #[cfg(unix)] // A pipe (Windows I/O readiness is tested in windows_rt.rs).
+        {
+            let (rd, wr) = pipe();
+            let reg = Registration::new(rd.0 as usize, Interest::READABLE).unwrap();
+            // SAFETY: writing one byte from a valid buffer to a pipe we own.
+            assert_eq!(unsafe { libc::write(wr.0, b"z".as_ptr().cast(), 1) }, 1);
+            timeout(Duration::from_secs(10), reg.readable())
+                .await
+                .expect("a readable pipe was never reported")
+                .unwrap();
+        }
         a.await.unwrap() + b.await.unwrap()
     });
     assert_eq!(v, 42, "{name}");

@@ -9,7 +9,9 @@
 mod util;
 use util::*;
 
+#[cfg(unix)] // The pipe tests only.
 use std::future::poll_fn;
+#[cfg(unix)] // The pipe tests only.
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
@@ -17,7 +19,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use kq_reactor::{note, Filter, Flags, Kevent};
-use kq_runtime::io::{EventSource, Interest, Registration};
+use kq_runtime::io::EventSource;
+#[cfg(unix)] // The pipe tests only.
+use kq_runtime::io::{Interest, Registration};
 use kq_runtime::runtime::Builder;
 use kq_runtime::spawn;
 use kq_runtime::time::timeout;
@@ -171,8 +175,10 @@ fn wakeups_from_std_threads_race_with_polls() {
 // I/O: a pipe read through a Registration
 // ---------------------------------------------------------------------------------------------
 
+#[cfg(unix)] // The pipe tests only.
 const BYTES: usize = 10_000;
 
+#[cfg(unix)] // A pipe (the Windows I/O tests are in windows_rt.rs).
 #[test]
 fn pipe_read_ten_thousand_single_bytes() {
     bounded(40, || {
@@ -236,6 +242,7 @@ fn pipe_read_ten_thousand_single_bytes() {
 }
 
 /// `Registration::poll_io` with `WouldBlock` handling done by the runtime.
+#[cfg(unix)] // A pipe (the Windows I/O tests are in windows_rt.rs).
 #[test]
 fn pipe_poll_io_round_trip() {
     bounded(8, || {
@@ -270,6 +277,7 @@ fn pipe_poll_io_round_trip() {
 /// Dropping a `Registration` deletes its knotes; it must not wait for (and swallow) events of
 /// the runtime's kqueue. On a current-thread runtime nothing else produces events, so a drop that
 /// waits never returns.
+#[cfg(unix)] // A pipe (the Windows I/O tests are in windows_rt.rs).
 #[test]
 fn dropping_a_registration_does_not_block() {
     bounded(5, || {
@@ -295,6 +303,7 @@ fn dropping_an_event_source_does_not_block() {
     });
 }
 
+#[cfg(unix)] // A pipe (the Windows I/O tests are in windows_rt.rs).
 #[test]
 fn registration_outside_a_runtime_is_an_error() {
     let (rd, _wr) = pipe();

@@ -78,7 +78,7 @@ pub fn group_members(pgrp: u32) -> Vec<u32> {
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and checks that `need` fds are allowed.
-pub fn raise_nofile(need: u64) {
+pub fn raise_nofile(need: libc::rlim_t) {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `lim` is valid for writes.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);

@@ -1,5 +1,7 @@
 //! A kqueue's life through the C ABI (`tests/c/lifecycle.c`): close, reuse, dup, fork,
 //! exhaustion, careless arguments.
+// libkq exists only on Linux (elsewhere the crate is empty: the kernel has kqueue).
+#![cfg(target_os = "linux")]
 
 mod util;
 

@@ -1,4 +1,6 @@
 //! TIMER, USER, VNODE, PROC and SIGNAL through the C ABI (`tests/c/timer_user.c`, `tests/c/os.c`).
+// libkq exists only on Linux (elsewhere the crate is empty: the kernel has kqueue).
+#![cfg(target_os = "linux")]
 
 mod util;
 

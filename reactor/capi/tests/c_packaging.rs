@@ -1,5 +1,7 @@
 //! The library as a C programmer gets it: the static archive, the pkg-config file, loading
 //! `libkq.so` in place of `libkqueue.so.0`, and the benchmark program (built and run briefly).
+// libkq exists only on Linux (elsewhere the crate is empty: the kernel has kqueue).
+#![cfg(target_os = "linux")]
 
 mod util;
 

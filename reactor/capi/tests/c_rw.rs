@@ -1,4 +1,6 @@
 //! READ / WRITE through the C ABI (`tests/c/rw.c`): pipes, sockets, delivery modes, errors.
+// libkq exists only on Linux (elsewhere the crate is empty: the kernel has kqueue).
+#![cfg(target_os = "linux")]
 
 mod util;
 

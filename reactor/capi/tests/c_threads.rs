@@ -1,4 +1,6 @@
 //! Several threads on one kqueue through the C ABI (`tests/c/threads.c`).
+// libkq exists only on Linux (elsewhere the crate is empty: the kernel has kqueue).
+#![cfg(target_os = "linux")]
 
 mod util;
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::io;
+#[cfg(unix)] // Descriptors: the Unix-only helpers below.
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::mpsc;
 use std::thread;
@@ -10,18 +11,38 @@ use std::time::Duration;
 use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
 
 /// A pipe: (read end, write end), both non-blocking and close-on-exec.
+#[cfg(unix)] // Pipes are Unix descriptors.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
+    // pipe2 sets both flags atomically (no window in which a concurrent test's fork+exec inherits
+    // the fds); Apple has no pipe2, so there pipe and fcntl set them.
+    #[cfg(not(target_vendor = "apple"))] // Apple lacks pipe2.
     // SAFETY: `fds` is valid for two ints.
     let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    #[cfg(target_vendor = "apple")] // Apple lacks pipe2.
+    // SAFETY: `fds` is valid for two ints.
+    let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: pipe2 returned two fresh fds that we now own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    // SAFETY: pipe returned two fresh fds that we now own.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    #[cfg(target_vendor = "apple")] // Apple lacks pipe2.
+    for fd in [&r, &w] {
+        // SAFETY: fcntl on a descriptor we own, with flag arguments only.
+        let ok = unsafe {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
+        };
+        if !ok {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok((r, w))
 }
 
 /// Writes `buf` to a raw fd.
+#[cfg(unix)] // Unix descriptors.
 pub fn write_fd(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes.
     let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
@@ -33,6 +54,7 @@ pub fn write_fd(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
 }
 
 /// Reads up to `n` bytes from a raw fd.
+#[cfg(unix)] // Unix descriptors.
 pub fn read_fd(fd: &impl AsRawFd, n: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
     // SAFETY: `buf` is valid for `n` bytes of writes.
@@ -67,6 +89,7 @@ pub fn add(ident: usize, filter: Filter, flags: Flags) -> Kevent {
 }
 
 /// The raw fd of something, as a kevent ident.
+#[cfg(unix)] // Unix descriptors.
 pub fn ident(fd: &impl AsRawFd) -> usize {
     fd.as_raw_fd() as usize
 }
@@ -174,6 +197,7 @@ pub fn change(id: usize, filter: Filter, flags: Flags) -> Kevent {
 /// A pipe read end moved to a high descriptor number (at least 512 when the fd limit allows),
 /// so that once closed, the number is not handed to another test's pipe in the meantime
 /// (new descriptors take the lowest free number).
+#[cfg(unix)] // Unix descriptors.
 pub fn high_fd() -> io::Result<OwnedFd> {
     let (r, _w) = pipe()?;
     for min in [512, 256, 64] {
@@ -198,4 +222,25 @@ pub fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'st
         Ok(v) => v,
         Err(_) => panic!("{what}: did not return within {HANG:?}"),
     }
+}
+
+/// Makes descriptor number `num` name the file of `fd`, close-on-exec (closing what `num` named
+/// before).
+#[cfg(unix)] // Unix descriptors.
+pub fn dup_onto(fd: &impl AsRawFd, num: i32) {
+    // dup3 sets close-on-exec atomically; Apple has no dup3, so there dup2 and fcntl do.
+    #[cfg(not(target_vendor = "apple"))] // Apple lacks dup3.
+    // SAFETY: dup3 onto a number the caller reserved; it closes whatever that number named.
+    let got = unsafe { libc::dup3(fd.as_raw_fd(), num, libc::O_CLOEXEC) };
+    #[cfg(target_vendor = "apple")] // Apple lacks dup3.
+    // SAFETY: dup2 onto a number the caller reserved, then a flag on the new descriptor.
+    let got = unsafe {
+        let got = libc::dup2(fd.as_raw_fd(), num);
+        if got == num && libc::fcntl(num, libc::F_SETFD, libc::FD_CLOEXEC) != 0 {
+            -1
+        } else {
+            got
+        }
+    };
+    assert_eq!(got, num, "dup onto {num}: {}", io::Error::last_os_error());
 }

@@ -164,10 +164,25 @@ impl Drop for Fd {
 #[cfg(unix)]
 pub fn pipe() -> (Fd, Fd) {
     let mut fds = [0 as libc::c_int; 2];
+    // pipe2 sets both flags atomically (no window in which a concurrent fork+exec inherits the
+    // fds); Apple has no pipe2, so there pipe and fcntl set them.
+    #[cfg(not(target_vendor = "apple"))] // Apple lacks pipe2.
     // SAFETY: `fds` is a valid array of two c_ints for pipe2 to fill.
     let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-    assert_eq!(r, 0, "pipe2: {}", io::Error::last_os_error());
+    #[cfg(target_vendor = "apple")] // Apple lacks pipe2.
+    // SAFETY: `fds` is a valid array of two c_ints for pipe to fill.
+    let r = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(r, 0, "pipe: {}", io::Error::last_os_error());
     let (rd, wr) = (Fd(fds[0]), Fd(fds[1]));
+    #[cfg(target_vendor = "apple")] // Apple lacks pipe2.
+    for fd in [rd.0, wr.0] {
+        // SAFETY: fcntl on an fd we own, with flag arguments only.
+        let r = unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC)
+                | libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK)
+        };
+        assert_eq!(r, 0, "fcntl: {}", io::Error::last_os_error());
+    }
     // The writer thread blocks instead of spinning on a full pipe.
     // SAFETY: fcntl on an fd we own, with valid commands.
     let r = unsafe {
