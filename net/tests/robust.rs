@@ -27,7 +27,7 @@ const SHUT: &str = "shut down";
 // ---------------------------------------------------------------------------------------------
 // AsyncFd on what epoll cannot watch (issue 9, item 3)
 
-#[cfg(any(target_os = "linux", target_os = "android"))] // epoll refuses files with EPERM; kqueue takes them.
+#[cfg(any(target_os = "linux", target_os = "android"))] // epoll refuses files (EPERM).
 #[test]
 fn async_fd_refuses_what_epoll_cannot_watch_with_eperm() {
     isolated(

@@ -3,7 +3,7 @@
 //!
 //! Timeouts here are bounds (a thread gives up instead of hanging), never synchronisation:
 //! threads are coordinated with channels, joins and observed kernel state.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 

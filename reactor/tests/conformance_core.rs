@@ -1,7 +1,7 @@
 //! Conformance checklist items 1-13 of KQUEUE.md section 7: the core semantics (identity of
 //! knotes, change application, errors and receipts, waking), checked with real pipes, sockets,
 //! threads, USER and TIMER knotes. Items 14-23 (delivery) are in `conformance_delivery.rs`.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 

@@ -2,7 +2,7 @@
 //! dispatch, enable/disable/delete, stored flags), checked with real pipes, sockets, USER and
 //! TIMER knotes; and item 41 (issue 8): every call sees every source (no starvation by
 //! always-ready knotes), and one poll returns everything pending up to the room given.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 

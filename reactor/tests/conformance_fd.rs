@@ -4,7 +4,7 @@
 //! Every test here holds one process-wide lock, so that no other test of this binary creates or
 //! closes descriptors meanwhile: fd numbers are then allocated deterministically, which the
 //! fd-reuse tests (item 29) rely on.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 

@@ -3,7 +3,7 @@
 //! deep down wake a thread blocked at the top. Issue 8, item 5: no depth limit (Linux refuses
 //! chains of epolls deeper than a few; kq follows such links itself), and a refused registration
 //! leaves no trace.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 

@@ -435,7 +435,9 @@ fn item35_disabled_knote_counts_and_enable_delivers() -> io::Result<()> {
 #[test]
 fn item35_invalid_signal_numbers_are_einval() -> io::Result<()> {
     let kq = Kqueue::new()?;
-    for ident in [0, 65, 1000, usize::MAX, libc::SIGKILL as usize, libc::SIGSTOP as usize] {
+    for ident in
+        [0, PAST_LAST_SIGNAL, 1000, usize::MAX, libc::SIGKILL as usize, libc::SIGSTOP as usize]
+    {
         let change = add(ident, Filter::Signal, Flags::empty());
         assert_eq!(echo_errno(&kq, change)?, i64::from(libc::EINVAL), "signal {ident}");
         assert_eq!(change_errno(&kq, change), libc::EINVAL, "signal {ident}, no room");

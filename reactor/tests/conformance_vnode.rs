@@ -681,6 +681,7 @@ fn vnode_stress_1000_files_in_a_watched_directory() -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(target_os = "linux")] // inotify's queue and its /proc/sys limit: native VNODE has neither.
 #[test]
 fn vnode_inotify_overflow_reports_rescan_on_every_knote() -> io::Result<()> {
     let max_queued: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")?
@@ -752,6 +753,7 @@ fn vnode_inotify_overflow_reports_rescan_on_every_knote() -> io::Result<()> {
 /// inotify's limits (the watch limit is ENOSPC) are reported with the sysctl to raise. The limit
 /// itself is not reached here (the sysctl is left alone): the entry a refused registration
 /// produces is built by hand and converted as `kevent` converts it.
+#[cfg(target_os = "linux")] // inotify's sysctl, which errno.rs names on Linux only.
 #[test]
 fn inotify_limit_errors_name_the_sysctl() {
     let entry = Kevent::new(3, Filter::Vnode, Flags::ERROR).with_data(i64::from(libc::ENOSPC));

@@ -3,7 +3,7 @@
 //! zero, finite and infinite timeouts. No event is lost, and none is later than one call: every
 //! call that *starts* after a write must return that source's (level) event, as long as the data
 //! is still there when the call returns.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 

@@ -2,7 +2,7 @@
 //! KQUEUE.md section 2's table (with and without room to echo it), and descriptors of every kind
 //! closed and their numbers reused by another kind while registered. Nothing panics, every error
 //! carries the contract's errno, and no event about a closed file reaches its successor.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 
@@ -143,7 +143,11 @@ fn every_errno_of_the_contract_table() -> io::Result<()> {
             add(libc::SIGSTOP as usize, Filter::Signal, Flags::empty()),
             libc::EINVAL,
         ),
-        ("SIGNAL 65", add(65, Filter::Signal, Flags::empty()), libc::EINVAL),
+        (
+            "SIGNAL past the last",
+            add(PAST_LAST_SIGNAL, Filter::Signal, Flags::empty()),
+            libc::EINVAL,
+        ),
         ("SIGNAL usize::MAX", add(usize::MAX, Filter::Signal, Flags::empty()), libc::EINVAL),
     ];
     #[cfg(not(any(target_vendor = "apple", target_os = "openbsd")))] // No eventfd there.

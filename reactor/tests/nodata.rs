@@ -1,5 +1,5 @@
 //! `note::NODATA`: READ/WRITE knotes that trust the backend's edges (what kq-runtime uses).
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 

@@ -1,5 +1,5 @@
 //! A first end-to-end check: pipe, user event, timer.
-// Unix-only: pipes and Unix sockets throughout (the Windows socket cases are in windows_sockets.rs).
+// Unix-only: pipes and Unix sockets (the Windows socket cases are in windows_sockets.rs).
 #![cfg(unix)]
 mod util;
 use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};

@@ -157,6 +157,15 @@ pub fn assert_quiet(kq: &Kqueue, what: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// A signal number just past the OS's last one (SIGNAL knotes on it are `EINVAL`): 65 on Linux
+/// (64 signals); FreeBSD has 128.
+#[cfg(not(target_os = "freebsd"))] // 65 is past the last signal of Linux, macOS, Net- and OpenBSD.
+pub const PAST_LAST_SIGNAL: usize = 65;
+/// A signal number just past the OS's last one (SIGNAL knotes on it are `EINVAL`): FreeBSD's
+/// `_SIG_MAXSIG` is 128.
+#[cfg(target_os = "freebsd")] // FreeBSD has 128 signals (65 is its SIGRTMIN).
+pub const PAST_LAST_SIGNAL: usize = 129;
+
 /// How long a thread may take to come back before the test calls it hung.
 pub const HANG: Duration = Duration::from_secs(10);
 
