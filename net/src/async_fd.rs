@@ -21,6 +21,13 @@ pub struct AsyncFd<T: AsRawFd> {
     inner: Option<T>,
 }
 
+/// The reactor's ident of an fd (a negative fd is `EBADF`). On Windows the raw handle is a
+/// `usize` already.
+#[cfg_attr(windows, allow(clippy::useless_conversion))]
+fn ident(fd: &impl AsRawFd) -> io::Result<usize> {
+    usize::try_from(fd.as_raw_fd()).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))
+}
+
 /// Readiness seen by [`AsyncFd::readable`] / [`AsyncFd::writable`].
 pub struct AsyncFdReadyGuard<'a, T: AsRawFd> {
     fd: &'a AsyncFd<T>,
@@ -48,9 +55,7 @@ impl<T: AsRawFd> AsyncFd<T> {
 
     /// Registers a socket made by this crate (always watchable: no check).
     pub(crate) fn socket(inner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
-        let fd = inner.as_raw_fd();
-        let fd = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-        let reg = Registration::new(fd, interest)?;
+        let reg = Registration::new(ident(&inner)?, interest)?;
         Ok(AsyncFd { reg, inner: Some(inner) })
     }
 
@@ -58,9 +63,7 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// ([`Registration::new_deferred`]): an accepted connection that is closed without ever
     /// waiting costs no knote and no `epoll_ctl`.
     pub(crate) fn deferred_socket(inner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
-        let fd = inner.as_raw_fd();
-        let fd = usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-        let reg = Registration::new_deferred(fd, interest)?;
+        let reg = Registration::new_deferred(ident(&inner)?, interest)?;
         Ok(AsyncFd { reg, inner: Some(inner) })
     }
 

@@ -10,7 +10,7 @@ pub(crate) enum OsSourceState {}
 
 /// The OS sources of one kqueue: none.
 #[derive(Default)]
-pub(crate) struct OsSources;
+pub(crate) struct OsSources {}
 
 impl OsSources {
     pub(crate) fn attach(

@@ -18,7 +18,7 @@ pub(crate) enum OsSourceState {
 
 /// The OS sources of one kqueue: the kernel keeps them.
 #[derive(Default)]
-pub(crate) struct OsSources;
+pub(crate) struct OsSources {}
 
 pub(super) fn to_native(ours: u32, table: &[(u32, u32)]) -> u32 {
     table.iter().filter(|(o, _)| ours & o != 0).fold(0, |acc, (_, n)| acc | n)
