@@ -204,7 +204,7 @@ fn unknown_filter_and_enable_with_disable_einval() -> io::Result<()> {
 #[test]
 fn closed_fd_is_ebadf_even_for_delete() -> io::Result<()> {
     let kq = Kqueue::new()?;
-    let fd = high_fd()?;
+    let (_serial, fd) = high_fd()?;
     let n = ident(&fd);
     register(&kq, &[add(n, Filter::Read, Flags::empty()).with_udata(8)])?;
     drop(fd);
@@ -370,7 +370,7 @@ fn add_with_delete_creates_a_missing_knote_and_deletes_an_existing_one() -> io::
     assert!(kq.is_empty());
     assert!(poll(&kq)?.is_empty());
     // A closed fd is still EBADF.
-    let closed = high_fd()?;
+    let (_serial, closed) = high_fd()?;
     let n = ident(&closed);
     drop(closed);
     assert_errno(&kq, Kevent::new(n, Filter::Read, both), libc::EBADF)?;

@@ -203,18 +203,21 @@ pub fn change(id: usize, filter: Filter, flags: Flags) -> Kevent {
     Kevent::new(id, filter, flags)
 }
 
-/// A pipe read end moved to a high descriptor number (at least 512 when the fd limit allows),
-/// so that once closed, the number is not handed to another test's pipe in the meantime
-/// (new descriptors take the lowest free number).
+/// A descriptor numbered 512 or more (256, 64 if the limit is low), and the lock that keeps the
+/// other tests of this binary from getting that number while the caller uses it: keep the guard
+/// as long as the number is used, also after closing the fd (a test that closes it expects the
+/// number to stay closed; without the lock a test running in parallel could take it: seen in CI).
 #[cfg(unix)] // Unix descriptors.
-pub fn high_fd() -> io::Result<OwnedFd> {
+pub fn high_fd() -> io::Result<(std::sync::MutexGuard<'static, ()>, OwnedFd)> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (r, _w) = pipe()?;
     for min in [512, 256, 64] {
         // SAFETY: F_DUPFD_CLOEXEC duplicates an fd we own into a fresh one that we then own.
         let fd = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
         if fd >= 0 {
             // SAFETY: fcntl returned a new descriptor nobody else owns.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            return Ok((serial, unsafe { OwnedFd::from_raw_fd(fd) }));
         }
     }
     Err(io::Error::last_os_error())
