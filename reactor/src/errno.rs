@@ -44,7 +44,35 @@ pub(crate) fn to_io_error(errno: i32) -> io::Error {
             libc::EINVAL | libc::EBADF => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::Other,
         };
-        io::Error::new(kind, format!("kqueue change failed (errno {errno})"))
+        io::Error::new(kind, ChangeErrno(errno))
+    }
+}
+
+/// The errno of a failed change, carried inside the `io::Error` where the raw OS code cannot
+/// hold it (Windows).
+#[derive(Debug)]
+struct ChangeErrno(i32);
+
+impl std::fmt::Display for ChangeErrno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "kqueue change failed (errno {})", self.0)
+    }
+}
+
+impl std::error::Error for ChangeErrno {}
+
+/// The kqueue errno an error of [`Kqueue::kevent`](crate::Kqueue::kevent) carries, on every
+/// platform: the raw OS error on Unix; on Windows, where an `io::Error`'s raw code is a Windows
+/// error, the errno the reactor put inside it (the `data` an `EV_ERROR` entry would have had).
+/// `None` for an error that carries none.
+pub fn errno_of(e: &io::Error) -> Option<i32> {
+    if let Some(carried) = e.get_ref().and_then(|inner| inner.downcast_ref::<ChangeErrno>()) {
+        return Some(carried.0);
+    }
+    if cfg!(unix) {
+        e.raw_os_error()
+    } else {
+        None
     }
 }
 

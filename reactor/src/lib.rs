@@ -154,6 +154,7 @@ mod sync;
 mod sys;
 mod wait;
 
+pub use errno::errno_of;
 pub use kevent::{note, Filter, Flags, Kevent};
 pub use kqueue::Kqueue;
 pub use sync::LockStats;

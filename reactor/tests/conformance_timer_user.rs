@@ -523,3 +523,19 @@ fn user_disable_keeps_trigger_for_enable() -> io::Result<()> {
     assert_eq!(poll(&kq)?.len(), 1);
     Ok(())
 }
+
+/// A failed change with no room to echo it fails the call; `errno_of` gives its errno on every
+/// platform (on Windows the raw OS code cannot hold an errno: the reactor carries it inside).
+#[test]
+fn errno_of_a_failed_call_is_the_kqueue_errno_everywhere() -> std::io::Result<()> {
+    let kq = kq_reactor::Kqueue::new()?;
+    let delete = kq_reactor::Kevent::new(77, kq_reactor::Filter::User, kq_reactor::Flags::DELETE);
+    let err = kq.kevent(&[delete], &mut [], None).expect_err("no such knote");
+    assert_eq!(kq_reactor::errno_of(&err), Some(libc::ENOENT), "{err}");
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+    let bad = kq_reactor::Kevent::new(1, kq_reactor::Filter::Unknown(-99), kq_reactor::Flags::ADD);
+    let err = kq.kevent(&[bad], &mut [], None).expect_err("unknown filter");
+    assert_eq!(kq_reactor::errno_of(&err), Some(libc::EINVAL), "{err}");
+    assert_eq!(kq_reactor::errno_of(&std::io::Error::other("not ours")), None);
+    Ok(())
+}

@@ -498,7 +498,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                 Ok(events[..n].to_vec())
             }
             Err(e) => {
-                let errno = e.raw_os_error().unwrap_or(-1);
+                let errno = kq_reactor::errno_of(&e).unwrap_or(-1);
                 let written = match &expected {
                     Err((_, w)) => w.len(),
                     Ok(_) => 0,
