@@ -236,7 +236,13 @@ impl Schedule for Shared {
             // SAFETY: the pointer was set by `enter_worker` on this thread and stays valid (and
             // only used by this thread) for as long as the worker runs.
             let core = unsafe { &*core };
-            let notify = core.borrow_mut().push_local(task, yielded);
+            // A current-thread runtime takes its tasks in the order they were woken, as tokio's
+            // does (no LIFO slot): the slot only pays where another worker could steal the
+            // waker's other work, and here it let each task woken last in a batch of I/O events
+            // overtake the batch (tcp_echo with 500 connections: 1.12x tokio's time, p99 1.1-1.3x;
+            // 1.02-1.06x and 0.94-0.96x without it).
+            let fifo = yielded || self.flavor == Flavor::CurrentThread;
+            let notify = core.borrow_mut().push_local(task, fifo);
             if notify {
                 self.notify_one();
             }
