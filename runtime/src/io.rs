@@ -5,6 +5,10 @@
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{
+    AtomicBool,
+    Ordering::{Acquire, Release},
+};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -70,8 +74,10 @@ pub struct Registration {
     fd: usize,
     interest: Interest,
     /// A deferred registration ([`new_deferred`](Self::new_deferred)): whether its knotes exist
-    /// yet (taken when the first wait makes them). `None`: made at construction.
-    deferred: Option<std::sync::Mutex<bool>>,
+    /// yet (set when the first wait makes them). `None`: made at construction. Two first waits
+    /// at once (a read half and a write half) may both add the knotes: the second EV_ADD only
+    /// modifies them with the same values.
+    deferred: Option<AtomicBool>,
 }
 
 impl Registration {
@@ -91,10 +97,7 @@ impl Registration {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_handle(fd: usize, interest: Interest, handle: &Handle) -> io::Result<Registration> {
-        handle.shared.driver.check_open()?;
-        handle.shared.driver.claim_fd(fd)?;
-        let io = Arc::new(ScheduledIo::default());
-        let reg = Registration { handle: handle.clone(), io, fd, interest, deferred: None };
+        let reg = Registration::claim(fd, interest, handle.clone(), None)?;
         reg.add_knotes()?;
         Ok(reg)
     }
@@ -118,48 +121,62 @@ impl Registration {
         if cfg!(windows) {
             return Registration::with_handle(fd, interest, &handle);
         }
+        let reg = Registration::claim(fd, interest, handle, Some(AtomicBool::new(false)))?;
+        reg.io.assume_ready(interest.is_readable(), interest.is_writable());
+        Ok(reg)
+    }
+
+    /// A registration of `fd` without knotes yet: the runtime is open and `fd` is claimed
+    /// (dropping it gives the claim back).
+    fn claim(
+        fd: usize,
+        interest: Interest,
+        handle: Handle,
+        deferred: Option<AtomicBool>,
+    ) -> io::Result<Registration> {
         handle.shared.driver.check_open()?;
         handle.shared.driver.claim_fd(fd)?;
         let io = Arc::new(ScheduledIo::default());
-        io.assume_ready(interest.is_readable(), interest.is_writable());
-        let deferred = Some(std::sync::Mutex::new(false));
         Ok(Registration { handle, io, fd, interest, deferred })
     }
 
-    /// Adds the knotes: edge-triggered, and readiness only (the runtime never needs `data`, and
-    /// stale readiness just costs a WouldBlock; see `note::NODATA`).
+    /// The filters of the registration's knotes.
+    fn filters(&self) -> impl Iterator<Item = Filter> {
+        let wanted = [
+            (self.interest.is_readable(), Filter::Read),
+            (self.interest.is_writable(), Filter::Write),
+        ];
+        wanted.into_iter().filter_map(|(on, filter)| on.then_some(filter))
+    }
+
+    /// Adds the knotes.
     fn add_knotes(&self) -> io::Result<()> {
-        let flags = Flags::ADD | Flags::CLEAR;
-        let knote = |filter| {
-            Kevent::new(self.fd, filter, flags)
-                .with_fflags(note::NODATA)
-                .with_udata(self.io.udata())
-        };
-        let mut changes = Vec::with_capacity(2);
-        if self.interest.is_readable() {
-            changes.push(knote(Filter::Read));
-        }
-        if self.interest.is_writable() {
-            changes.push(knote(Filter::Write));
-        }
+        let changes: Vec<Kevent> = self.filters().map(|filter| self.add_change(filter)).collect();
         self.handle.shared.driver.register(&changes)
+    }
+
+    /// The EV_ADD of one of the knotes: edge-triggered, and readiness only (the runtime never
+    /// needs `data`, and stale readiness just costs a WouldBlock; see `note::NODATA`).
+    fn add_change(&self, filter: Filter) -> Kevent {
+        Kevent::new(self.fd, filter, Flags::ADD | Flags::CLEAR)
+            .with_fflags(note::NODATA)
+            .with_udata(self.io.udata())
     }
 
     /// A deferred registration about to wait: its knotes are made now (once).
     fn ensure_knotes(&self) -> io::Result<()> {
         let Some(made) = &self.deferred else { return Ok(()) };
-        let mut made = crate::sync::lock(made);
-        if !*made {
+        if !made.load(Acquire) {
             self.handle.shared.driver.check_open()?;
             self.add_knotes()?;
-            *made = true;
+            made.store(true, Release);
         }
         Ok(())
     }
 
     /// Are the knotes there (to be deleted on drop)?
     fn has_knotes(&self) -> bool {
-        self.deferred.as_ref().is_none_or(|made| *crate::sync::lock(made))
+        self.deferred.as_ref().is_none_or(|made| made.load(Acquire))
     }
 
     /// The registered fd.
@@ -210,17 +227,12 @@ impl Registration {
     /// the moment to do it, as mio's own sockets do.
     #[cfg(windows)]
     fn rearm(&self, event: ReadyEvent) {
-        let flags = Flags::ADD | Flags::CLEAR;
-        let mut changes = Vec::with_capacity(2);
-        for (on, filter) in [
-            (event.is_readable() && self.interest.is_readable(), Filter::Read),
-            (event.is_writable() && self.interest.is_writable(), Filter::Write),
-        ] {
-            if on {
-                let kev = Kevent::new(self.fd, filter, flags).with_fflags(note::NODATA);
-                changes.push(kev.with_udata(self.io.udata()));
-            }
-        }
+        let seen = |filter: &Filter| match filter {
+            Filter::Read => event.is_readable(),
+            _ => event.is_writable(),
+        };
+        let changes: Vec<Kevent> =
+            self.filters().filter(seen).map(|filter| self.add_change(filter)).collect();
         self.handle.shared.driver.rearm(&changes);
     }
 
@@ -287,14 +299,9 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let driver = &self.handle.shared.driver;
-        let mut changes = Vec::with_capacity(2);
-        if self.interest.is_readable() {
-            changes.push(Kevent::new(self.fd, Filter::Read, Flags::DELETE));
-        }
-        if self.interest.is_writable() {
-            changes.push(Kevent::new(self.fd, Filter::Write, Flags::DELETE));
-        }
         if self.has_knotes() {
+            let delete = |filter| Kevent::new(self.fd, filter, Flags::DELETE);
+            let changes: Vec<Kevent> = self.filters().map(delete).collect();
             driver.deregister(&changes);
         }
         driver.unclaim_fd(self.fd);
