@@ -2,9 +2,9 @@
 //! is watched and evaluated (unix: `fstat`, the backend's fd watch, `poll(2)`; Windows: its
 //! sockets), nesting, and the OS sources.
 
-use crate::kevent::Kevent;
 #[cfg(all(unix, not(loom)))]
-use crate::kevent::{Filter, Flags};
+use crate::kevent::Filter;
+use crate::kevent::Kevent;
 #[cfg(all(unix, not(loom)))]
 use crate::sys::FdBackend as _;
 use crate::sys::{Core, Kind, Knote, OsSourceState, OsSources};
@@ -92,8 +92,7 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
             if crate::sys::source::identity_of(&st) != identity {
                 return Err(libc::EBADF); // closed and reused since the identity was taken
             }
-            let edges_only = kev.fflags & crate::kevent::note::NODATA != 0
-                && kev.flags.intersects(Flags::CLEAR | Flags::ONESHOT | Flags::DISPATCH);
+            let edges_only = crate::core::filter::edges_only(kev.fflags, kev.flags);
             let ty = crate::sys::source::classify(kev.ident, &st, !edges_only);
             if first {
                 self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;

@@ -12,6 +12,8 @@ use crate::kevent::{Filter, Flags, Kevent};
 
 mod platform_edge;
 mod read_write;
+#[cfg(all(unix, not(loom)))] // Asked by the unix platform side at attach time.
+pub(crate) use read_write::edges_only;
 mod timer;
 mod user;
 mod vnode;

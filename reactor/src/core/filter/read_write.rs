@@ -78,8 +78,12 @@ impl<S: 'static> Knote<S> {
     /// A READ/WRITE knote on an fd that trusts the backend's edges (`NOTE_NODATA` with an edge
     /// mode).
     pub fn trusts_edges(&self) -> bool {
-        matches!(self.kind, Kind::Fd { .. })
-            && self.sfflags & note::NODATA != 0
-            && self.flags.intersects(Flags::CLEAR | Flags::ONESHOT | Flags::DISPATCH)
+        matches!(self.kind, Kind::Fd { .. }) && edges_only(self.sfflags, self.flags)
     }
+}
+
+/// Do these fflags and flags ask for the backend's edges as they are (`NOTE_NODATA` with an
+/// edge mode), never for `data`?
+pub(crate) fn edges_only(fflags: u32, flags: Flags) -> bool {
+    fflags & note::NODATA != 0 && flags.intersects(Flags::CLEAR | Flags::ONESHOT | Flags::DISPATCH)
 }
