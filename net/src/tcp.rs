@@ -166,13 +166,21 @@ impl TcpStream {
         }
         let stream =
             TcpStream { io: AsyncFd::socket(net::TcpStream::from(socket), Interest::BOTH)? };
-        stream.io.writable().await?;
-        if let Some(e) = stream.io.get_ref().take_error()? {
-            return Err(e);
+        let ready = stream.io.writable().await?.ready();
+        // On Linux a connecting TCP socket reports nothing (no EPOLLOUT) until its handshake
+        // ends, and a failed one reports EPOLLERR|EPOLLHUP with it (the knote's EV_EOF, kept in
+        // the readiness): writable without either is a connection, and SO_ERROR need not be
+        // asked (one system call per connect, which tokio pays). Elsewhere, and whenever the
+        // readiness shows a hang-up or an error, it is asked.
+        let clean =
+            ready.is_some_and(|r| !r.is_error() && !r.is_write_closed() && !r.is_read_closed());
+        if !(cfg!(any(target_os = "linux", target_os = "android")) && clean) {
+            if let Some(e) = stream.io.get_ref().take_error()? {
+                return Err(e);
+            }
         }
         // Writable without a pending error can still mean "not connected" on some systems (as
-        // mio's documentation warns). Not on Linux: a connecting TCP socket reports nothing
-        // (no EPOLLOUT) until the handshake succeeds or fails, and the failure is in SO_ERROR.
+        // mio's documentation warns). Not on Linux (above).
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         stream.io.get_ref().peer_addr()?;
         Ok(stream)
