@@ -54,6 +54,24 @@ impl Kqueue {
         self.shared.kevent(changes, events, timeout)
     }
 
+    /// Deletes this kqueue's knotes `(fd, filter)` for each of `filters` (READ, WRITE, VNODE)
+    /// without asking the OS about `fd`, as closing an fd does on FreeBSD (`knote_fdclose`).
+    /// Returns how many knotes there were; a missing one is not an error.
+    ///
+    /// For the owner of `fd` who is about to close it, or who knows it still names the file
+    /// its knotes were made for. `EV_DELETE` changes do the same, but each `kevent` call first
+    /// takes an `fstat` of the fd, so that a closed fd gives `EBADF` and a closed and reused one
+    /// `ENOENT` (and leaves the knotes of a closed fd to be found stale later): this call pays
+    /// no system call but the backend's own unwatch, and removes the knotes whatever became of
+    /// the fd number.
+    ///
+    /// # Errors
+    /// `EINVAL` for a filter whose ident is not an fd (nothing is deleted then); `EBADF` in a
+    /// child process for a kqueue inherited across `fork` (as `kevent`).
+    pub fn delete_fd_knotes(&self, fd: usize, filters: &[crate::Filter]) -> io::Result<usize> {
+        self.shared.delete_fd_knotes(fd, filters)
+    }
+
     /// The counters of the lock around the knote table and the ready queue.
     pub fn lock_stats(&self) -> LockStats {
         self.shared.state.stats()

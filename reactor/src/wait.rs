@@ -201,6 +201,22 @@ impl Shared {
         }
     }
 
+    /// See [`Kqueue::delete_fd_knotes`](crate::Kqueue::delete_fd_knotes).
+    pub(crate) fn delete_fd_knotes(&self, fd: usize, filters: &[Filter]) -> io::Result<usize> {
+        #[cfg(all(unix, not(loom)))]
+        if crate::fork::current() != self.generation {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        if filters.iter().any(|f| !crate::core::filter::FD_FILTERS.contains(f)) {
+            return Err(crate::errno::to_io_error(libc::EINVAL));
+        }
+        let mut st = self.state.lock();
+        let (core, mut io) = st.split(self);
+        let n = core.delete_fd_knotes(fd, filters, &mut io);
+        self.leave(st);
+        Ok(n)
+    }
+
     /// Asks the OS, without blocking, for everything it reports now (batch after batch while
     /// they come back full, up to `room` records), and activates the knotes it names.
     fn harvest(

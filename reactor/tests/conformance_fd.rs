@@ -537,3 +537,71 @@ fn item29_reregistering_reused_fd_number_delivers_only_new_events() -> io::Resul
     assert!(poll(&kq)?.is_empty(), "deleted");
     Ok(())
 }
+
+// `Kqueue::delete_fd_knotes`: what closing an fd does to its knotes on FreeBSD (knote_fdclose),
+// without the fstat each EV_DELETE pays.
+
+#[test]
+fn delete_fd_knotes_removes_the_named_knotes_and_their_queued_events() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    let fd = ident(&a);
+    let edge = Flags::ADD | Flags::CLEAR;
+    register(
+        &kq,
+        &[
+            add(fd, Filter::Read, edge).with_fflags(note::NODATA).with_udata(1),
+            add(fd, Filter::Write, edge).with_fflags(note::NODATA).with_udata(2),
+            add(ident(&b), Filter::Read, Flags::ADD).with_udata(3),
+        ],
+    )?;
+    (&b).write_all(b"queued")?;
+    thread::sleep(Duration::from_millis(20));
+    assert_eq!(kq.len(), 3);
+    assert_eq!(kq.delete_fd_knotes(fd, &[Filter::Read, Filter::Write])?, 2);
+    assert_eq!(kq.len(), 1, "b's knote is not a's");
+    let events = poll(&kq)?;
+    assert!(events.iter().all(|e| e.ident != fd), "a deleted knote's event: {events:?}");
+    assert_eq!(kq.delete_fd_knotes(fd, &[Filter::Read, Filter::Write])?, 0, "already gone");
+    assert_eq!(change_errno(&kq, Kevent::new(fd, Filter::Read, Flags::DELETE)), libc::ENOENT);
+    (&b).write_all(b"more")?;
+    assert!(poll(&kq)?.iter().all(|e| e.ident != fd), "nothing for a after more data");
+    Ok(())
+}
+
+#[test]
+fn delete_fd_knotes_of_an_already_closed_fd_still_removes_them() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (r, w) = pipe()?;
+    let num = ident(&r);
+    register(&kq, &[add(num, Filter::Read, Flags::ADD)])?;
+    drop(r);
+    // EV_DELETE asks the fd first: EBADF, and the knote waits to be found stale.
+    assert_eq!(change_errno(&kq, Kevent::new(num, Filter::Read, Flags::DELETE)), libc::EBADF);
+    assert_eq!(kq.delete_fd_knotes(num, &[Filter::Read])?, 1);
+    assert_eq!(kq.len(), 0);
+    drop(w);
+    Ok(())
+}
+
+#[test]
+fn delete_fd_knotes_leaves_a_dup_and_refuses_non_fd_filters() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (r, w) = pipe()?;
+    let dup = r.try_clone()?;
+    register(&kq, &[add(ident(&r), Filter::Read, Flags::ADD).with_udata(OLD)])?;
+    assert_eq!(kq.delete_fd_knotes(ident(&dup), &[Filter::Read])?, 0, "the dup has no knote");
+    for bad in [Filter::Timer, Filter::User, Filter::Signal, Filter::Proc] {
+        let err =
+            kq.delete_fd_knotes(ident(&r), &[Filter::Read, bad]).expect_err("not an fd filter");
+        assert_eq!(kq_reactor::errno_of(&err), Some(libc::EINVAL), "{bad:?}: {err:?}");
+        assert_eq!(kq.len(), 1, "{bad:?}: nothing is deleted when one filter is refused");
+    }
+    write_fd(&w, b"x")?;
+    assert_eq!(poll_one(&kq, "the knote on r still works").udata, OLD);
+    Ok(())
+}

@@ -192,14 +192,17 @@ impl Driver {
                 return 0;
             }
         };
-        for ev in &buf[..n] {
-            if ev.udata == 0 {
+        // Consecutive events of one resource (its READ and WRITE knotes, activated by one
+        // epoll record) are dispatched together.
+        for run in buf[..n].chunk_by(|a, b| a.udata == b.udata) {
+            let udata = run[0].udata;
+            if udata == 0 {
                 continue;
             }
             // SAFETY: a nonzero udata is the address of a ScheduledIo kept alive by its resource
             // or by the release list, which is only emptied above, before this collection.
-            let io = unsafe { &*(ev.udata as usize as *const ScheduledIo) };
-            io.dispatch(ev);
+            let io = unsafe { &*(udata as usize as *const ScheduledIo) };
+            io.dispatch_run(run);
         }
         drop(buf);
         self.events.fetch_add(n as u64, Relaxed);
@@ -216,6 +219,15 @@ impl Driver {
     /// Errors (the fd already closed, the knotes gone) leave nothing to undo.
     pub(crate) fn deregister(&self, changes: &[Kevent]) {
         let _ = self.kq.kevent(changes, &mut [], None);
+    }
+
+    /// Deletes the READ/WRITE knotes of a registration being dropped: the registration claimed
+    /// the fd (so the knotes on it are its own), and removes them without the `fstat` that
+    /// EV_DELETE pays to tell a closed or reused fd (one system call per registration).
+    pub(crate) fn delete_fd_knotes(&self, fd: usize, filters: &[Filter]) {
+        // Only fd filters are passed, and only a forked child's copy of the kqueue refuses:
+        // there is nothing to delete then.
+        let _ = self.kq.delete_fd_knotes(fd, filters);
     }
 
     /// Re-adds knotes (Windows: re-arms `NOTE_NODATA` knotes after a `WouldBlock`). Changes

@@ -300,9 +300,13 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let driver = &self.handle.shared.driver;
         if self.has_knotes() {
-            let delete = |filter| Kevent::new(self.fd, filter, Flags::DELETE);
-            let changes: Vec<Kevent> = self.filters().map(delete).collect();
-            driver.deregister(&changes);
+            let mut filters = [Filter::Read; 2];
+            let mut n = 0;
+            for filter in self.filters() {
+                filters[n] = filter;
+                n += 1;
+            }
+            driver.delete_fd_knotes(self.fd, &filters[..n]);
         }
         driver.unclaim_fd(self.fd);
         driver.release(self.io.clone());

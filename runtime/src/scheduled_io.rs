@@ -48,6 +48,21 @@ impl Direction {
     }
 }
 
+/// The readiness bits an event reports.
+fn readiness_of(ev: &Kevent) -> usize {
+    let mut bits = match ev.filter {
+        Filter::Write => WRITABLE,
+        _ => READABLE,
+    };
+    if ev.flags.contains(Flags::EOF) {
+        bits |= if ev.filter == Filter::Write { WRITE_CLOSED } else { READ_CLOSED };
+        if ev.fflags != 0 && matches!(ev.filter, Filter::Read | Filter::Write) {
+            bits |= ERROR;
+        }
+    }
+    bits
+}
+
 /// The error of I/O on a runtime that has shut down (tokio's is `Other` too).
 pub(crate) fn shutdown_error() -> io::Error {
     io::Error::other(
@@ -133,18 +148,11 @@ impl ScheduledIo {
         Arc::as_ptr(self) as usize as u64
     }
 
-    /// Records an event and wakes whoever waits for it.
-    pub(crate) fn dispatch(&self, ev: &Kevent) {
-        let mut bits = match ev.filter {
-            Filter::Write => WRITABLE,
-            _ => READABLE,
-        };
-        if ev.flags.contains(Flags::EOF) {
-            bits |= if ev.filter == Filter::Write { WRITE_CLOSED } else { READ_CLOSED };
-            if ev.fflags != 0 && matches!(ev.filter, Filter::Read | Filter::Write) {
-                bits |= ERROR;
-            }
-        }
+    /// Records events of this resource that came together (the READ and WRITE knotes of one fd,
+    /// which one epoll record activates at once: a readable socket is writable too) with one
+    /// update of the readiness and one visit to the waiters, and wakes whoever waits for them.
+    pub(crate) fn dispatch_run(&self, evs: &[Kevent]) {
+        let bits = evs.iter().fold(0, |bits, ev| bits | readiness_of(ev));
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
             let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
             Some(tick | (cur & READINESS) | bits)
@@ -152,7 +160,9 @@ impl ScheduledIo {
         let (reader, writer) = {
             let mut w = sync::lock_facade(&self.waiters);
             if let Some(q) = &mut w.events {
-                queue_event(q, ev);
+                for ev in evs {
+                    queue_event(q, ev);
+                }
             }
             let r = if bits & Direction::Read.mask() != 0 { w.reader.take() } else { None };
             let wr = if bits & Direction::Write.mask() != 0 { w.writer.take() } else { None };

@@ -252,6 +252,19 @@ impl<S: 'static> Core<S> {
         }
     }
 
+    /// Deletes the knotes `(fd, filter)` of `filters` without asking the platform about `fd`
+    /// (what closing an fd does on FreeBSD: `knote_fdclose`). Returns how many existed.
+    pub fn delete_fd_knotes(&mut self, fd: usize, filters: &[Filter], io: &mut dyn Io<S>) -> usize {
+        let mut n = 0;
+        for &filter in filters {
+            if let Some(key) = self.key_of(fd, filter) {
+                self.drop_knote(key, io);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Removes a knote, discarding its queued event.
     pub fn drop_knote(&mut self, key: usize, io: &mut dyn Io<S>) {
         let kn = self.knotes.remove(key);
