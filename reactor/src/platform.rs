@@ -20,6 +20,8 @@ impl State {
             stat: std::cell::Cell::new(None),
             #[cfg(all(unix, not(loom)))]
             fresh_watch: None,
+            #[cfg(all(unix, not(loom)))]
+            unwatched: None,
         };
         (&mut self.core, io)
     }
@@ -37,6 +39,9 @@ pub(crate) struct IoCtx<'a> {
     /// current readiness of both directions.
     #[cfg(all(unix, not(loom)))]
     fresh_watch: Option<usize>,
+    /// An fd whose watch `unwatch_checked` removed: its `detach_fd` has nothing to unwatch.
+    #[cfg(all(unix, not(loom)))]
+    unwatched: Option<usize>,
 }
 
 #[cfg(all(unix, not(loom)))]
@@ -137,7 +142,7 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
             if let Kind::Nested = kn.kind {
                 crate::nest::unlink(self.shared, kn.ident);
             }
-            if last {
+            if last && self.unwatched.take() != Some(kn.ident) {
                 self.shared.backend.unwatch_fd(kn.ident);
             }
         }
@@ -145,6 +150,15 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
         crate::sys::windows::detach(&self.shared.backend, kn, last);
         #[cfg(not(all(any(unix, windows), not(loom))))]
         let _ = (kn, last);
+    }
+
+    #[cfg(all(unix, not(loom)))]
+    fn unwatch_checked(&mut self, fd: usize) -> Option<Result<(), i32>> {
+        let result = self.shared.backend.unwatch_fd_checked(fd)?;
+        if result.is_ok() {
+            self.unwatched = Some(fd);
+        }
+        Some(result)
     }
 
     #[cfg(all(windows, not(loom)))]

@@ -605,3 +605,69 @@ fn delete_fd_knotes_leaves_a_dup_and_refuses_non_fd_filters() -> io::Result<()> 
     assert_eq!(poll_one(&kq, "the knote on r still works").udata, OLD);
     Ok(())
 }
+
+// EV_DELETE of an fd's last READ/WRITE knote asks the backend's watch, which belongs to the file
+// it was made for, instead of an fstat: the answers must be those of the identity check.
+
+#[test]
+fn delete_of_the_last_knote_tells_same_closed_and_reused_files_apart() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    // Same file: deleted; a second delete finds nothing.
+    let (r, w) = pipe()?;
+    let num = ident(&r);
+    register(&kq, &[add(num, Filter::Read, Flags::ADD)])?;
+    register(&kq, &[Kevent::new(num, Filter::Read, Flags::DELETE)])?;
+    assert_eq!(kq.len(), 0);
+    assert_eq!(change_errno(&kq, Kevent::new(num, Filter::Read, Flags::DELETE)), libc::ENOENT);
+    write_fd(&w, b"x")?;
+    assert!(poll(&kq)?.is_empty(), "deleted, nothing delivered");
+    // Closed: EBADF.
+    register(&kq, &[add(num, Filter::Read, Flags::ADD)])?;
+    drop(r);
+    assert_eq!(change_errno(&kq, Kevent::new(num, Filter::Read, Flags::DELETE)), libc::EBADF);
+    drop(w);
+    // Reused by another pipe before any collection: ENOENT (the old knote is gone), and the
+    // new file can be registered and reports its own data.
+    let Some((r2, w2)) = pipe_numbered(num as RawFd)? else {
+        eprintln!("skipped the reuse half: fd number {num} was not handed out again");
+        return Ok(());
+    };
+    assert_eq!(change_errno(&kq, Kevent::new(num, Filter::Read, Flags::DELETE)), libc::ENOENT);
+    assert_eq!(kq.len(), 0, "the closed file's knote was purged");
+    register(&kq, &[add(num, Filter::Read, Flags::ADD).with_udata(NEW)])?;
+    write_fd(&w2, b"new")?;
+    let ev = poll_one(&kq, "the reused number's own knote");
+    assert_eq!((ev.udata, ev.data), (NEW, 3));
+    register(&kq, &[Kevent::new(num, Filter::Read, Flags::DELETE)])?;
+    write_fd(&w2, b"more")?;
+    assert!(poll(&kq)?.is_empty(), "deleted");
+    drop(r2);
+    Ok(())
+}
+
+#[test]
+fn delete_of_one_direction_keeps_the_other_and_a_dup_back_onto_the_number_is_the_same_file(
+) -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let (a, b) = UnixStream::pair()?;
+    let num = ident(&a);
+    register(&kq, &[add(num, Filter::Read, Flags::ADD), add(num, Filter::Write, Flags::ADD)])?;
+    register(&kq, &[Kevent::new(num, Filter::Read, Flags::DELETE)])?;
+    let events = poll(&kq)?;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].filter, Filter::Write, "the WRITE knote still works");
+    // The number closed and given back to the same file (a dup of it): the same file, as the
+    // identity says; the last knote is deleted.
+    let keep = a.try_clone()?;
+    drop(a);
+    dup_onto(&keep, num as i32);
+    register(&kq, &[Kevent::new(num, Filter::Write, Flags::DELETE)])?;
+    assert_eq!(kq.len(), 0);
+    (&b).write_all(b"x")?;
+    assert!(poll(&kq)?.is_empty(), "nothing left to deliver");
+    // SAFETY: `num` was made a dup of `keep` above and is owned by nobody else.
+    drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(num as RawFd) });
+    Ok(())
+}

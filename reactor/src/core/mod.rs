@@ -41,6 +41,13 @@ pub(crate) trait Io<S: 'static> {
     fn arm_edges(&mut self, kn: &Knote<S>, first: bool) -> bool;
     /// Undoes `attach_fd` (`last`: no other READ/WRITE knote of this kqueue watches the fd).
     fn detach_fd(&mut self, kn: &Knote<S>, last: bool);
+    /// For the EV_DELETE of the last READ/WRITE knote on a watched fd: removes the backend's
+    /// watch and says whether `fd` still named the watched file (`Some(Ok)`, and the coming
+    /// `detach_fd` has nothing left to unwatch) or is closed (`Some(Err(EBADF))`); `None` when
+    /// the backend cannot tell, and the identity decides as for any change.
+    fn unwatch_checked(&mut self, _fd: usize) -> Option<Result<(), i32>> {
+        None
+    }
     /// Sets up a VNODE, PROC or SIGNAL knote (`EOPNOTSUPP` where the platform has no such source).
     fn attach_os(&mut self, kev: &Kevent) -> Result<Kind<S>, i32>;
     /// Undoes `attach_os`.
@@ -148,6 +155,11 @@ impl<S: 'static> Core<S> {
             return Err(libc::EINVAL);
         }
         let ops = filter::ops(kev.filter).ok_or(libc::EINVAL)?;
+        if kev.flags.contains(Flags::DELETE) && !kev.flags.contains(Flags::ADD) {
+            if let Some(result) = self.delete_by_unwatch(kev, io) {
+                return result;
+            }
+        }
         let identity = if ops.is_fd() {
             let identity = io.identity(kev.ident)?;
             self.purge_reused_fd(kev.ident, identity, io);
@@ -177,6 +189,32 @@ impl<S: 'static> Core<S> {
         }
         self.evaluate_and_queue(key, io);
         Ok(())
+    }
+
+    /// EV_DELETE of the last READ/WRITE knote on a watched fd: the backend's watch belongs to
+    /// the file it was made for, so removing it tells whether the fd still names that file,
+    /// without the `fstat` of the identity check (`None`: that check decides).
+    fn delete_by_unwatch(&mut self, kev: &Kevent, io: &mut dyn Io<S>) -> Option<Result<(), i32>> {
+        let other = match kev.filter {
+            Filter::Read => Filter::Write,
+            Filter::Write => Filter::Read,
+            _ => return None,
+        };
+        let key = self.key_of(kev.ident, kev.filter)?;
+        // Regular files have no watch; nested kqueues keep a link that detaching undoes.
+        if !matches!(self.knotes[key].kind, Kind::Fd { ty, .. } if ty != knote::FdType::File) {
+            return None;
+        }
+        if self.has(kev.ident, other) {
+            return None;
+        }
+        match io.unwatch_checked(kev.ident)? {
+            Ok(()) => {
+                self.drop_knote(key, io);
+                Some(Ok(()))
+            }
+            Err(errno) => Some(Err(errno)),
+        }
     }
 
     /// An fd number whose file changed since its knotes were made was closed and reused: its old

@@ -154,6 +154,18 @@ impl FdBackend for MioBackend {
         let _ = self.registry.deregister(&mut mio::unix::SourceFd(&raw));
     }
 
+    /// epoll keys a watch by file and fd number: `EPOLL_CTL_DEL` on a number that now names
+    /// another file fails with `ENOENT`, on a closed one with `EBADF`.
+    #[cfg(unix)]
+    fn unwatch_fd_checked(&self, fd: usize) -> Option<Result<(), i32>> {
+        let raw = fd as std::os::fd::RawFd;
+        match self.registry.deregister(&mut mio::unix::SourceFd(&raw)) {
+            Ok(()) => Some(Ok(())),
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Some(Err(libc::EBADF)),
+            Err(_) => None,
+        }
+    }
+
     #[cfg(unix)]
     fn raw_fd(&self) -> std::os::fd::RawFd {
         self.fd

@@ -87,6 +87,14 @@ pub(crate) trait FdBackend: Backend {
     fn rearm_fd(&self, fd: usize) -> io::Result<()>;
     /// Stops watching (errors, e.g. an fd already closed, are ignored).
     fn unwatch_fd(&self, fd: usize);
+    /// Stops watching `fd` and says whether it still named the watched file, as the OS tells:
+    /// `Some(Ok)` it did (the watch is gone), `Some(Err(EBADF))` the fd is closed; `None` when
+    /// the OS cannot tell (another file now has the number, or no watch was found), and
+    /// the caller decides as it would have without asking. An epoll or kqueue watch belongs to the file it was made for, so
+    /// removing it answers the question an `fstat` would.
+    fn unwatch_fd_checked(&self, _fd: usize) -> Option<Result<(), i32>> {
+        None
+    }
     /// The descriptor that is readable when OS events are pending.
     #[cfg(unix)]
     fn raw_fd(&self) -> std::os::fd::RawFd;

@@ -137,6 +137,21 @@ impl FdBackend for NativeBackend {
         ]);
     }
 
+    /// The kernel drops an fd's knotes when it is closed: EV_DELETE then fails with `EBADF`
+    /// for a closed fd and `ENOENT` for a number that now names another file.
+    fn unwatch_fd_checked(&self, fd: usize) -> Option<Result<(), i32>> {
+        let flags = libc::EV_DELETE as u32;
+        let result = self.change(&[
+            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
+            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
+        ]);
+        match result.map_err(|e| e.raw_os_error()) {
+            Ok(()) => Some(Ok(())),
+            Err(Some(libc::EBADF)) => Some(Err(libc::EBADF)),
+            Err(_) => None,
+        }
+    }
+
     fn raw_fd(&self) -> RawFd {
         self.kq.as_raw_fd()
     }
