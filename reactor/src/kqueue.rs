@@ -38,7 +38,7 @@ impl Kqueue {
     /// `timeout` (`None`: until an event arrives; `Some(Duration::ZERO)`: poll).
     ///
     /// Returns the number of entries written to `events`. A change that fails, or carries
-    /// [`Flags::RECEIPT`], is echoed into `events` with `flags = ERROR` and `data` = the errno
+    /// [`Flags::RECEIPT`](crate::Flags::RECEIPT), is echoed into `events` with `flags = ERROR` and `data` = the errno
     /// (0 for a successful receipt); when any such entry is written the call returns without
     /// collecting. With an empty `events` the call returns right after the changes.
     ///

@@ -75,7 +75,11 @@
 //!   the number by another such fd is not detected either;
 //! - knotes with [`note::NODATA`] skip the identity check (it is one of the calls they save).
 //!
-//! Delete knotes (`EV_DELETE`) before closing, as the kq crates do.
+//! Delete knotes before closing: `EV_DELETE`, or [`Kqueue::delete_fd_knotes`] (what `close(2)`
+//! does to an fd's knotes on FreeBSD, without asking the OS about the fd), as the kq crates do.
+//! The `EV_DELETE` of an fd's last READ/WRITE knote removes the backend's watch first and takes
+//! its answer (epoll and the kernel's kqueue key a watch by file: `EBADF` for a closed fd,
+//! `ENOENT` for a number that names another file now), the same answers as the identity check.
 //!
 //! # Nesting
 //!
