@@ -671,3 +671,26 @@ fn delete_of_one_direction_keeps_the_other_and_a_dup_back_onto_the_number_is_the
     drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(num as RawFd) });
     Ok(())
 }
+
+/// Data below a NOTE_LOWAT mark: the knote reports nothing, and once the watched kqueue has been
+/// collected from, a kqueue watching it reports nothing either (before that, the OS's pending
+/// record counts: the documented deviation under "Nesting" in the crate docs).
+#[test]
+fn lowat_below_the_mark_is_silent_in_the_kqueue_and_in_its_watcher() -> io::Result<()> {
+    let _serial = serial();
+    let child = Kqueue::new()?;
+    let parent = Kqueue::new()?;
+    let (r, w) = pipe()?;
+    let lowat = add(ident(&r), Filter::Read, Flags::ADD).with_fflags(note::LOWAT).with_data(10);
+    register(&child, &[lowat])?;
+    register(&parent, &[add(child.as_raw_fd() as usize, Filter::Read, Flags::ADD)])?;
+    write_fd(&w, b"12345")?;
+    assert!(poll(&child)?.is_empty(), "5 bytes are below the mark of 10");
+    let events = collect(&parent, Some(Duration::from_millis(50)))?;
+    assert!(events.is_empty(), "the watched kqueue has nothing: {events:?}");
+    write_fd(&w, b"67890")?;
+    let events = collect(&parent, Some(Duration::from_millis(2000)))?;
+    assert_eq!(events.len(), 1, "10 bytes reach the mark: {events:?}");
+    assert_eq!(poll_one(&child, "at the mark").data, 10);
+    Ok(())
+}
