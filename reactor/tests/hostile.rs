@@ -333,3 +333,27 @@ fn closed_and_reused_descriptors_of_every_kind() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `Kqueue::delete_fd_knotes` with absurd arguments: numbers no fd has, no filters, the same
+/// filter twice, knotes of other filters on the same ident left alone.
+#[test]
+fn delete_fd_knotes_with_absurd_arguments() -> io::Result<()> {
+    let kq = Kqueue::new()?;
+    let all = [Filter::Read, Filter::Write, Filter::Vnode];
+    for fd in [usize::MAX, usize::MAX / 2, libc::c_int::MAX as usize, 1 << 40] {
+        assert_eq!(kq.delete_fd_knotes(fd, &all)?, 0, "fd {fd}");
+    }
+    let (r, _w) = pipe()?;
+    let fd = r.as_raw_fd() as usize;
+    register(&kq, &[Kevent::new(fd, Filter::Read, Flags::ADD)])?;
+    // A TIMER and a USER knote may use the same number as an ident: not fd knotes.
+    register(&kq, &[Kevent::new(fd, Filter::Timer, Flags::ADD).with_data(60_000)])?;
+    register(&kq, &[Kevent::new(fd, Filter::User, Flags::ADD)])?;
+    assert_eq!(kq.delete_fd_knotes(fd, &[])?, 0);
+    assert_eq!(kq.delete_fd_knotes(fd, &[Filter::Read, Filter::Read])?, 1, "deleted once");
+    assert_eq!(kq.len(), 2, "the TIMER and USER knotes of the same ident stay");
+    let err = kq.delete_fd_knotes(fd, &[Filter::User]).expect_err("USER is not an fd filter");
+    assert_eq!(kq_reactor::errno_of(&err), Some(libc::EINVAL));
+    assert_eq!(kq.len(), 2);
+    Ok(())
+}
