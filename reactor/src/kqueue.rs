@@ -38,9 +38,10 @@ impl Kqueue {
     /// `timeout` (`None`: until an event arrives; `Some(Duration::ZERO)`: poll).
     ///
     /// Returns the number of entries written to `events`. A change that fails, or carries
-    /// [`Flags::RECEIPT`](crate::Flags::RECEIPT), is echoed into `events` with `flags = ERROR` and `data` = the errno
-    /// (0 for a successful receipt); when any such entry is written the call returns without
-    /// collecting. With an empty `events` the call returns right after the changes.
+    /// [`Flags::RECEIPT`](crate::Flags::RECEIPT), is echoed into `events` with `flags = ERROR`
+    /// and `data` = the errno (0 for a successful receipt); when any such entry is written the
+    /// call returns without collecting. With an empty `events` the call returns right after the
+    /// changes.
     ///
     /// # Errors
     /// The errno of a failed change when there is no room in `events` to report it (later changes

@@ -89,9 +89,9 @@ pub(crate) trait FdBackend: Backend {
     fn unwatch_fd(&self, fd: usize);
     /// Stops watching `fd` and says whether it still named the watched file, as the OS tells:
     /// `Some(Ok)` it did (the watch is gone), `Some(Err(EBADF))` the fd is closed; `None` when
-    /// the OS cannot tell (another file now has the number, or no watch was found), and
-    /// the caller decides as it would have without asking. An epoll or kqueue watch belongs to the file it was made for, so
-    /// removing it answers the question an `fstat` would.
+    /// the OS cannot tell (another file now has the number, or no watch was found), and the
+    /// caller decides as it would have without asking. An epoll or kqueue watch belongs to the
+    /// file it was made for, so removing it answers the question an `fstat` would.
     fn unwatch_fd_checked(&self, _fd: usize) -> Option<Result<(), i32>> {
         None
     }
