@@ -279,6 +279,8 @@ fn supervisor_restarts_failures_and_stops_on_sigint() {
         let Some(at) = line.find(": started (pid ") else { continue };
         let digits: String = line[at + 15..].chars().take_while(char::is_ascii_digit).collect();
         let worker: u32 = digits.parse().expect("pid");
+        // A missing /proc (not Linux) would make this check pass without looking.
+        assert!(std::path::Path::new("/proc/self/stat").exists(), "reads Linux's /proc");
         let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap_or_default();
         assert!(
             !stat.contains("(sh)") && !stat.contains("(sleep)"),

@@ -60,6 +60,7 @@ fn wait_proc(kq: &Kqueue, pid: u32, limit: Duration) -> io::Result<Option<Kevent
 
 /// The state letter and parent pid of process `pid` from `/proc/<pid>/stat`.
 fn proc_state(pid: u32) -> Option<(char, i32)> {
+    require_linux_proc("proc_state");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
     let mut fields = rest.split_whitespace();
@@ -86,6 +87,7 @@ fn wait_zombie(pid: u32, limit: Duration) -> bool {
 fn zombie_children() -> Vec<u32> {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
+    require_linux_proc("zombie_children");
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&pid| proc_state(pid) == Some(('Z', me)))

@@ -142,8 +142,19 @@ pub fn watched_tempdir() -> io::Result<(tempfile::TempDir, PathBuf)> {
     Ok((dir, path))
 }
 
+/// The checks built on these helpers read Linux's `/proc`. Where it is missing (the BSDs,
+/// macOS: the suites compile there), they would find nothing and pass without checking: they
+/// fail instead, naming what to port.
+pub fn require_linux_proc(what: &str) {
+    assert!(
+        std::path::Path::new("/proc/self/stat").exists(),
+        "{what} reads Linux's /proc, which this system does not have: port the check first"
+    );
+}
+
 /// Count of open descriptors of this process.
 pub fn open_fds() -> usize {
+    require_linux_proc("open_fds");
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
 
@@ -154,6 +165,7 @@ pub fn is_type(ev: &Event, t: FileType) -> bool {
 /// Count of this process's descriptors open on `path` or below it (other tests of the binary
 /// run in parallel, so a plain count would see their descriptors too).
 pub fn fds_under(path: &Path) -> usize {
+    require_linux_proc("fds_under");
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
     dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
         .filter(|t| t.starts_with(path))

@@ -28,8 +28,19 @@ pub fn run_current<F: Future<Output = io::Result<()>>>(secs: u64, f: F) -> io::R
     })
 }
 
+/// The checks built on these helpers read Linux's `/proc`. Where it is missing (the BSDs,
+/// macOS: the suites compile there), they would find nothing and pass without checking: they
+/// fail instead, naming what to port.
+pub fn require_linux_proc(what: &str) {
+    assert!(
+        std::path::Path::new("/proc/self/stat").exists(),
+        "{what} reads Linux's /proc, which this system does not have: port the check first"
+    );
+}
+
 /// State and parent of `pid` from /proc/PID/stat, `None` once the process is gone.
 pub fn proc_state(pid: u32) -> Option<(char, u32, u32)> {
+    require_linux_proc("proc_state");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) S ppid pgrp ..."; comm may contain spaces and parentheses.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -63,6 +74,7 @@ pub fn assert_gone(pid: u32, secs: u64, what: &str) {
 
 /// The processes in process group `pgrp`.
 pub fn group_members(pgrp: u32) -> Vec<u32> {
+    require_linux_proc("group_members");
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -92,6 +104,7 @@ pub fn raise_nofile(need: libc::rlim_t) {
 
 /// The pids whose parent is this process.
 pub fn children_of_us() -> Vec<u32> {
+    require_linux_proc("children_of_us");
     let me = std::process::id();
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

@@ -103,6 +103,16 @@ pub fn gettid() -> i32 {
     0
 }
 
+/// The checks built on these helpers read Linux's `/proc`. Where it is missing (the BSDs,
+/// macOS: the suites compile there), they would find nothing and pass without checking: they
+/// fail instead, naming what to port.
+pub fn require_linux_proc(what: &str) {
+    assert!(
+        std::path::Path::new("/proc/self/stat").exists(),
+        "{what} reads Linux's /proc, which this system does not have: port the check first"
+    );
+}
+
 /// Waits (up to `limit`) until thread `tid` of this process is asleep in the kernel (state `S`
 /// in `/proc/self/task/<tid>/stat`), e.g. blocked in `kevent`. Returns false if it never was.
 /// This observes the thread's state; it does not sleep for a guessed time. Off Linux there is
