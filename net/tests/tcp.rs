@@ -221,6 +221,57 @@ fn connect_to_a_closed_port_is_connection_refused() {
     });
 }
 
+/// A peer that accepts and resets at once (SO_LINGER 0), racing the connect's readiness check
+/// (which asks SO_ERROR only when the readiness shows a hang-up or an error): the connect either
+/// fails with a reset or succeeds, and then the first read reports the reset or EOF. Never a
+/// hang, a panic, or a stream that reads data nobody sent.
+#[test]
+fn connect_to_a_peer_that_resets_at_once_fails_or_reads_the_reset() {
+    run(current_thread(), Duration::from_secs(30), "connect then reset", async {
+        let listener = std::net::TcpListener::bind(LOCALHOST)?;
+        let addr = listener.local_addr()?;
+        let resetter = std::thread::spawn(move || -> io::Result<()> {
+            for _ in 0..50 {
+                let (s, _) = listener.accept()?;
+                socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO))?;
+                drop(s); // RST
+            }
+            Ok(())
+        });
+        let (mut ok, mut refused) = (0, 0);
+        for i in 0..50 {
+            match within(5, "connect to a resetting peer", TcpStream::connect(addr)).await {
+                Ok(mut s) => {
+                    ok += 1;
+                    let mut b = [0u8; 16];
+                    match within(5, "read after the reset", s.read(&mut b)).await {
+                        Ok(0) => {}
+                        Ok(n) => panic!("attempt {i}: read {n} bytes nobody sent"),
+                        Err(e) => assert!(
+                            matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+                            "attempt {i}: {e:?}"
+                        ),
+                    }
+                }
+                Err(e) => {
+                    refused += 1;
+                    assert!(
+                        matches!(
+                            e.kind(),
+                            ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+                        ),
+                        "attempt {i}: {e:?}"
+                    );
+                }
+            }
+        }
+        resetter.join().expect("resetter thread")?;
+        eprintln!("connected {ok}, failed {refused}");
+        assert_eq!(ok + refused, 50);
+        Ok(())
+    });
+}
+
 #[test]
 fn bind_to_an_address_in_use_is_addr_in_use() {
     isolated("bind_to_an_address_in_use_is_addr_in_use", Duration::from_secs(10), || {
