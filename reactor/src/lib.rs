@@ -84,17 +84,16 @@
 //! # Nesting
 //!
 //! A kqueue registered for READ in another one reports its pending events (`data`: queued events,
-//! plus one for due timers, plus one when the OS has events not yet collected, plus one when only
-//! kqueues further down have some). "Events not yet collected" are counted before their knotes are
-//! evaluated: an fd change that no knote reports (data below a `NOTE_LOWAT` mark, say) makes the
-//! watching kqueue report 1 until the watched one is collected from, where FreeBSD reports nothing
-//! (its filters evaluate at the source). Watching itself, and any registration that would close a
-//! cycle, is `EINVAL`; chains have no depth limit. On Linux the OS nests a kqueue's epoll instance
-//! in its parent's where it can (up to the depth Linux allows, about 4); deeper links are followed
-//! by the thread that waits in `kevent` on an ancestor, which polls those kqueues' fds along with
-//! its own. Only an outside poller of a kqueue's fd (e.g. an epoll of the application's own) misses
-//! events below that depth. A `dup` of a kqueue's fd is an ordinary fd to another kqueue, readable
-//! while the OS has events for the original.
+//! plus one for due timers, plus one when only kqueues further down have some). What the OS has for
+//! the watched kqueue and nobody collected yet is collected first, so its knotes are activated and,
+//! where FreeBSD's filters would decide at the source, evaluated: a change no knote reports (data
+//! below a `NOTE_LOWAT` mark, say) counts nothing. Watching itself, and any registration that would
+//! close a cycle, is `EINVAL`; chains have no depth limit. On Linux the OS nests a kqueue's epoll
+//! instance in its parent's where it can (up to the depth Linux allows, about 4); deeper links are
+//! followed by the thread that waits in `kevent` on an ancestor, which polls those kqueues' fds
+//! along with its own. Only an outside poller of a kqueue's fd (e.g. an epoll of the application's
+//! own) misses events below that depth. A `dup` of a kqueue's fd is an ordinary fd to another
+//! kqueue, readable while the OS has events for the original.
 //!
 //! # fork
 //!

@@ -242,8 +242,14 @@ impl Shared {
 
     /// Releases the lock, first waking whoever should see what is queued now, and tells the
     /// kqueues watching this one (after the release: locks are only taken parent before child).
-    fn leave(&self, mut st: ProfiledGuard<'_, State>) {
-        let enqueued = std::mem::take(&mut st.core.enqueued);
+    fn leave(&self, st: ProfiledGuard<'_, State>) {
+        self.leave_telling(st, true);
+    }
+
+    /// [`leave`](Self::leave), telling the kqueues watching this one only if `tell_parents`
+    /// (otherwise the next `leave` does: the `enqueued` mark stays).
+    fn leave_telling(&self, mut st: ProfiledGuard<'_, State>, tell_parents: bool) {
+        let enqueued = tell_parents && std::mem::take(&mut st.core.enqueued);
         let pending = st.core.pending() > 0;
         let mut wake_poller = false;
         if st.polling {
@@ -345,17 +351,31 @@ impl Shared {
     }
 
     /// Events pending here, as another kqueue watching this one sees them (FreeBSD's
-    /// `kq_count`): queued events, plus one for due timers, plus one if the OS has events not yet
-    /// harvested; when that is none, one if a kqueue this one watches (through an enabled knote)
-    /// has events pending, at any depth: FreeBSD would have activated that knote at the source.
+    /// `kq_count`): queued events, plus one for due timers; when that is none, one if a kqueue
+    /// this one watches (through an enabled knote) has events pending, at any depth: FreeBSD
+    /// would have activated that knote at the source.
+    ///
+    /// What the OS has for this kqueue and nobody collected yet is harvested first, so that its
+    /// knotes are activated (and those that are evaluated on activation, evaluated) as FreeBSD's
+    /// filters run at the source: a change that no knote reports counts nothing. Called by a
+    /// kqueue watching this one, under that kqueue's lock (locks go parent before child): the
+    /// watchers are not told of what this harvest queues (the caller is one; the others were
+    /// woken by the same OS readiness, or are told by the next `leave`), but this kqueue's own
+    /// poller and waiters are, as by any `leave`.
     pub(crate) fn pending_count(&self) -> i64 {
-        let st = self.state.lock();
-        let mut n = st.core.pending() as i64;
-        if st.core.next_deadline().is_some_and(|d| d <= Instant::now()) {
-            n += 1;
-        }
+        #[cfg_attr(not(all(unix, not(loom))), allow(unused_mut))]
+        let mut st = self.state.lock();
+        #[cfg_attr(not(all(unix, not(loom))), allow(unused_mut))]
+        let mut unharvested = 0;
         #[cfg(all(unix, not(loom)))]
         if crate::sys::source::readable(self.backend.raw_fd()) {
+            let mut tokens = Vec::new();
+            if self.harvest(&mut st, &mut tokens, usize::MAX).is_err() {
+                unharvested = 1; // could not look: count what the OS has as one event
+            }
+        }
+        let mut n = st.core.pending() as i64 + unharvested;
+        if st.core.next_deadline().is_some_and(|d| d <= Instant::now()) {
             n += 1;
         }
         if n == 0 {
@@ -367,6 +387,7 @@ impl Shared {
                 n += 1;
             }
         }
+        self.leave_telling(st, false);
         n
     }
 
