@@ -56,9 +56,9 @@ impl Backend for MioBackend {
         Ok(records)
     }
 
-    /// A backend: see the contract, [`Backend`](crate::sys::Backend). one non-blocking `epoll_wait` with a buffer of its own,
-    /// so that it may run while another thread is blocked in [`wait`](Self::wait). The
-    /// readiness bits are decoded as mio decodes them.
+    /// One non-blocking `epoll_wait` with a buffer of its own, so that it may run while another
+    /// thread is blocked in [`wait`](Self::wait). The readiness bits are decoded as mio decodes
+    /// them.
     #[cfg(unix)]
     fn harvest(&self, out: &mut Vec<BackendEvent>) -> io::Result<Harvest> {
         let mut buf = [libc::epoll_event { events: 0, u64: 0 }; super::HARVEST_BATCH];

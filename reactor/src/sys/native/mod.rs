@@ -85,8 +85,8 @@ impl Backend for NativeBackend {
         Ok(n)
     }
 
-    /// A backend: see the contract, [`Backend`](crate::sys::Backend). a zero-timeout `kevent` into a buffer of its own, so
-    /// that it may run while another thread is blocked in [`wait`](Self::wait).
+    /// A zero-timeout `kevent` into a buffer of its own, so that it may run while another thread
+    /// is blocked in [`wait`](Self::wait).
     fn harvest(&self, out: &mut Vec<BackendEvent>) -> io::Result<Harvest> {
         // SAFETY: `libc::kevent` is plain old data; all-zero is a valid value of it.
         let mut buf: [libc::kevent; HARVEST_BATCH] = unsafe { std::mem::zeroed() };
