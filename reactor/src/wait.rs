@@ -95,11 +95,7 @@ impl Shared {
         events: &mut [Kevent],
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        #[cfg(all(unix, not(loom)))]
-        if crate::fork::current() != self.generation {
-            // Inherited across fork: not ours (FreeBSD does not inherit kqueues).
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
-        }
+        self.check_not_inherited()?;
         let start = Instant::now();
         let deadline = timeout.and_then(|t| start.checked_add(t));
         let mut st = self.state.lock();
@@ -201,12 +197,18 @@ impl Shared {
         }
     }
 
-    /// See [`Kqueue::delete_fd_knotes`](crate::Kqueue::delete_fd_knotes).
-    pub(crate) fn delete_fd_knotes(&self, fd: usize, filters: &[Filter]) -> io::Result<usize> {
+    /// `EBADF` for a kqueue inherited across fork: not ours (FreeBSD does not inherit kqueues).
+    fn check_not_inherited(&self) -> io::Result<()> {
         #[cfg(all(unix, not(loom)))]
         if crate::fork::current() != self.generation {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
+        Ok(())
+    }
+
+    /// See [`Kqueue::delete_fd_knotes`](crate::Kqueue::delete_fd_knotes).
+    pub(crate) fn delete_fd_knotes(&self, fd: usize, filters: &[Filter]) -> io::Result<usize> {
+        self.check_not_inherited()?;
         if filters.iter().any(|f| !crate::core::filter::FD_FILTERS.contains(f)) {
             return Err(crate::errno::to_io_error(libc::EINVAL));
         }

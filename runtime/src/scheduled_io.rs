@@ -153,10 +153,7 @@ impl ScheduledIo {
     /// update of the readiness and one visit to the waiters, and wakes whoever waits for them.
     pub(crate) fn dispatch_run(&self, evs: &[Kevent]) {
         let bits = evs.iter().fold(0, |bits, ev| bits | readiness_of(ev));
-        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
-            let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
-            Some(tick | (cur & READINESS) | bits)
-        });
+        self.set_ready(bits);
         let (reader, writer) = {
             let mut w = sync::lock_facade(&self.waiters);
             if let Some(q) = &mut w.events {
@@ -179,12 +176,18 @@ impl ScheduledIo {
         self.readiness.fetch_or(bits, AcqRel);
     }
 
-    /// A timer of the runtime's timer queue expired: records it and wakes the waiter.
-    pub(crate) fn fire(&self) {
+    /// Adds `bits` to the readiness and starts a new tick (so that a `clear_readiness` for what
+    /// was seen before cannot clear them).
+    fn set_ready(&self, bits: usize) {
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
             let tick = (cur >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
-            Some(tick | (cur & READINESS) | READABLE)
+            Some(tick | (cur & READINESS) | bits)
         });
+    }
+
+    /// A timer of the runtime's timer queue expired: records it and wakes the waiter.
+    pub(crate) fn fire(&self) {
+        self.set_ready(READABLE);
         let reader = sync::lock_facade(&self.waiters).reader.take();
         wake_quietly(reader);
     }

@@ -150,8 +150,7 @@ impl FdBackend for MioBackend {
 
     #[cfg(unix)]
     fn unwatch_fd(&self, fd: usize) {
-        let raw = fd as std::os::fd::RawFd;
-        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&raw));
+        let _ = self.unwatch_fd_checked(fd);
     }
 
     /// epoll keys a watch by file and fd number: `EPOLL_CTL_DEL` on a number that now names

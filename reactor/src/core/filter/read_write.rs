@@ -63,28 +63,23 @@ impl<S: 'static> Core<S> {
             Filter::Write => (ready::WRITE | ready::WRHUP | ready::ERR, ready::WRHUP | ready::ERR),
             _ => (ready::READ | ready::RDHUP | ready::ERR, ready::RDHUP | ready::ERR),
         };
-        if !kn.ops.trusts_edges(kn) {
-            // The collection evaluates every queued knote that is not ONESHOT (or trusts
-            // edges) before delivering it, so an fd knote is queued on an edge of its direction
-            // and evaluated once, there: evaluating it here as well cost an `fstat` and a
-            // `poll` more per event. Evaluated now: a ONESHOT knote (delivered as activated), a
-            // NOTE_LOWAT one (an edge below its watermark must not queue it, or a kqueue
-            // watching this one would see an event that is not there), a nested kqueue (no
-            // system call).
-            let deferred = matches!(kn.kind, Kind::Fd { .. })
-                && !kn.flags.contains(Flags::ONESHOT)
-                && kn.sfflags & note::LOWAT == 0;
-            if !deferred {
-                return self.evaluate_and_observe(key, io);
-            }
-            if ready & want != 0 {
-                kn.status.insert(Status::ACTIVE);
-                self.enqueue_if_wanted(key);
-            }
-            return;
+        let trusted = kn.ops.trusts_edges(kn);
+        // The collection evaluates every queued knote that is not ONESHOT (or trusts edges)
+        // before delivering it, so an fd knote is queued on an edge of its direction and
+        // evaluated once, there: evaluating it here as well cost an `fstat` and a `poll` more
+        // per event. Evaluated now: a ONESHOT knote (delivered as activated), a NOTE_LOWAT one
+        // (an edge below its watermark must not queue it, or a kqueue watching this one would
+        // see an event that is not there), a nested kqueue (no system call).
+        let deferred = matches!(kn.kind, Kind::Fd { .. })
+            && !kn.flags.contains(Flags::ONESHOT)
+            && kn.sfflags & note::LOWAT == 0;
+        if !trusted && !deferred {
+            return self.evaluate_and_observe(key, io);
         }
         if ready & want != 0 {
-            kn.eof = ready & hup != 0;
+            if trusted {
+                kn.eof = ready & hup != 0;
+            }
             kn.status.insert(Status::ACTIVE);
             self.enqueue_if_wanted(key);
         }

@@ -130,11 +130,7 @@ impl FdBackend for NativeBackend {
     }
 
     fn unwatch_fd(&self, fd: usize) {
-        let flags = libc::EV_DELETE as u32;
-        let _ = self.change(&[
-            record(fd, libc::EVFILT_READ as i64, flags, 0, fd),
-            record(fd, libc::EVFILT_WRITE as i64, flags, 0, fd),
-        ]);
+        let _ = self.unwatch_fd_checked(fd);
     }
 
     /// The kernel drops an fd's knotes when it is closed: EV_DELETE then fails with `EBADF`
