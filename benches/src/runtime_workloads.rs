@@ -341,6 +341,22 @@ macro_rules! workloads {
                 start.elapsed()
             }
 
+            /// Row 6b's first phase alone: the time `block_on` takes to spawn the `n` sleepers
+            /// (the row's time is this plus the longest sleep, 20 ms, plus the lateness of the
+            /// last wake-ups). The sleepers are joined before returning.
+            pub fn many_short_timers_spawn_phase(rt: &Runtime, n: usize) -> Duration {
+                rt.block_on(async move {
+                    let start = Instant::now();
+                    let handles: Vec<_> =
+                        (0..n).map(|i| spawn(sleep(super::short_sleep(i)))).collect();
+                    let spawned = start.elapsed();
+                    for h in handles {
+                        h.await.expect("sleeper");
+                    }
+                    spawned
+                })
+            }
+
             /// Row 6a: `ops` times, inside a task: create a 1 s sleep, poll it once (which arms
             /// the timer) and drop it (which disarms it). The task yields every 32 operations
             /// so that the cooperative budget never short-cuts a poll.
