@@ -100,24 +100,28 @@ impl<T: AsRawFd> AsyncFd<T> {
         self.reg.poll_write_ready(cx).map_ok(|ev| AsyncFdReadyGuard { fd: self, event: Some(ev) })
     }
 
-    /// Waits until readable. Cancel safe.
+    /// Waits until readable. Cancel safe. Any number of tasks may wait at once, each is woken
+    /// (the `poll_*` methods keep one waker per direction, as tokio's do).
     pub async fn readable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
-        std::future::poll_fn(|cx| self.poll_read_ready(cx)).await
+        let ev = self.reg.readable().await?;
+        Ok(AsyncFdReadyGuard { fd: self, event: Some(ev) })
     }
 
-    /// Waits until writable. Cancel safe.
+    /// Waits until writable. Cancel safe. Any number of tasks may wait at once.
     pub async fn writable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
-        std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
+        let ev = self.reg.writable().await?;
+        Ok(AsyncFdReadyGuard { fd: self, event: Some(ev) })
     }
 
     /// Runs `op` when ready for `interest`, waiting again while it returns `WouldBlock`.
-    /// Cancel safe when `op` is.
+    /// Cancel safe when `op` is. Any number of tasks may wait at once (two tasks in
+    /// `recv_from` on one shared socket: each is woken).
     pub async fn async_io<R>(
         &self,
         interest: Interest,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        std::future::poll_fn(|cx| self.poll_io(cx, interest, || op(self.get_ref()))).await
+        self.reg.async_io(interest, || op(self.get_ref())).await
     }
 
     /// Polls `op` when ready for `interest`, clearing readiness and waiting on `WouldBlock`.

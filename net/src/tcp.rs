@@ -92,7 +92,11 @@ impl TcpListener {
     /// # Errors
     /// An accept error (e.g. `EMFILE` when out of fds); the listener keeps working.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        let (stream, addr) =
+            self.io.async_io(Interest::READABLE, crate::sys::accept_nonblocking).await?;
+        // Registered when it first waits: a connection closed at once never is.
+        let stream = AsyncFd::deferred_socket(stream, Interest::BOTH).map(|io| TcpStream { io })?;
+        Ok((stream, addr))
     }
 
     /// Polls for a connection.

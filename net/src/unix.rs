@@ -54,7 +54,8 @@ impl UnixListener {
 
     /// Accepts a connection. Cancel safe.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        let (s, a) = self.io.async_io(Interest::READABLE, |l| l.accept()).await?;
+        Ok((UnixStream::from_std(s)?, a))
     }
 
     /// Polls for a connection.
@@ -83,9 +84,27 @@ impl UnixStream {
     /// # Errors
     /// `NotFound`, `ConnectionRefused`, ... as the OS says.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        // A Unix-domain connect completes or fails at once (no EINPROGRESS on these systems
-        // for a listening peer with room in its backlog); a full backlog reports WouldBlock.
-        UnixStream::from_std(net::UnixStream::connect(path)?)
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let addr = SockAddr::unix(path)?;
+        // Non-blocking before the connect: a blocking one would hold this runtime thread for
+        // as long as the listener's backlog is full. Linux completes a Unix-domain connect at
+        // once or reports a full backlog as `WouldBlock` (returned, as tokio's connect does);
+        // where the OS answers EINPROGRESS, the connection is waited for.
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        let in_progress = match socket.connect(&addr) {
+            Ok(()) => false,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => true,
+            Err(e) => return Err(e),
+        };
+        let stream = UnixStream::from_std(socket.into())?;
+        if in_progress {
+            stream.io.writable().await?;
+            if let Some(e) = stream.io.get_ref().take_error()? {
+                return Err(e);
+            }
+        }
+        Ok(stream)
     }
 
     /// A connected pair.

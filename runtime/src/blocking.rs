@@ -39,7 +39,6 @@ struct State {
     exiting: usize,
     shutdown: bool,
     handles: Vec<thread::JoinHandle<()>>,
-    next_id: u64,
 }
 
 pub(crate) struct Inner {
@@ -106,11 +105,7 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let id = {
-            let mut st = lock(&self.inner.state);
-            st.next_id += 1;
-            st.next_id
-        };
+        let id = crate::task::next_task_id();
         let task = Task::new(BlockingTask(Some(f)), id, self.inner.clone());
         let handle = JoinHandle::new(task.clone());
         self.inner.schedule(task, false);

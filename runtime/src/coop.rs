@@ -2,6 +2,11 @@
 //! timers, joins) ready per poll; past that, resources report Pending and the task is re-queued,
 //! so one busy task cannot starve the others on its worker. Outside a runtime poll there is no
 //! budget (futures polled by another executor are never throttled).
+//!
+//! Only operations that complete spend budget, as in tokio: a resource that returns Pending
+//! gives its unit back ([`RestoreOnPending`]). Charging Pending polls too made a future that
+//! polls many pending resources at once (a `JoinSet` of 128 waiting tasks) spend the whole
+//! budget on them every poll, wake itself, and spin forever without looking at the rest.
 
 use std::cell::Cell;
 use std::task::{Context, Poll};
@@ -12,29 +17,89 @@ thread_local! {
     static LEFT: Cell<Option<u8>> = const { Cell::new(None) };
 }
 
+/// Restores the budget saved in it when dropped.
+struct Restore(Option<u8>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        LEFT.with(|b| b.set(self.0));
+    }
+}
+
 /// Runs `f` (one poll of a task or of a `block_on` future) with a fresh budget.
 pub(crate) fn budget<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<u8>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            LEFT.with(|b| b.set(self.0));
-        }
-    }
     let _restore = Restore(LEFT.with(|b| b.replace(Some(BUDGET))));
     f()
 }
 
-/// Spends one unit; when none is left, wakes the task and returns Pending.
-pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
+/// Runs `f` without a budget (as outside a runtime), then puts the current one back.
+pub(crate) fn with_unconstrained<R>(f: impl FnOnce() -> R) -> R {
+    let _restore = Restore(LEFT.with(|b| b.replace(None)));
+    f()
+}
+
+/// Whether an operation may still complete in this poll (true outside a runtime poll).
+pub(crate) fn has_budget_remaining() -> bool {
+    LEFT.with(|b| b.get() != Some(0))
+}
+
+/// A unit of budget taken by [`poll_proceed`], given back when dropped unless
+/// [`made_progress`](RestoreOnPending::made_progress) was called.
+pub(crate) struct RestoreOnPending(Cell<Option<u8>>);
+
+impl RestoreOnPending {
+    /// The operation completed: the unit stays spent.
+    pub(crate) fn made_progress(&self) {
+        self.0.set(None);
+    }
+}
+
+impl Drop for RestoreOnPending {
+    fn drop(&mut self) {
+        if let Some(before) = self.0.get() {
+            LEFT.with(|b| b.set(Some(before)));
+        }
+    }
+}
+
+/// Takes one unit; when none is left, wakes the task and returns Pending. The caller calls
+/// `made_progress` on the guard when its operation completes; otherwise the unit comes back.
+pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
     LEFT.with(|b| match b.get() {
-        None => Poll::Ready(()),
+        None => Poll::Ready(RestoreOnPending(Cell::new(None))),
         Some(0) => {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
         Some(left) => {
             b.set(Some(left - 1));
-            Poll::Ready(())
+            Poll::Ready(RestoreOnPending(Cell::new(Some(left))))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    #[test]
+    fn only_completed_operations_spend_budget() {
+        let mut cx = Context::from_waker(Waker::noop());
+        budget(|| {
+            for _ in 0..1000 {
+                let Poll::Ready(coop) = poll_proceed(&mut cx) else { panic!("budget spent") };
+                drop(coop); // Pending: given back
+            }
+            for _ in 0..BUDGET {
+                let Poll::Ready(coop) = poll_proceed(&mut cx) else { panic!("budget spent") };
+                coop.made_progress();
+            }
+            assert!(!has_budget_remaining());
+            assert!(poll_proceed(&mut cx).is_pending());
+            assert!(with_unconstrained(|| poll_proceed(&mut cx).is_ready()));
+            assert!(!has_budget_remaining(), "the budget is back after the unconstrained part");
+        });
+        assert!(has_budget_remaining(), "no budget outside a runtime poll");
+    }
 }

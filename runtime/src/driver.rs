@@ -146,6 +146,7 @@ impl Driver {
         };
         // After shutdown the table was emptied (and may hold nothing else): `removed` is None.
         debug_assert!(removed.as_ref().is_none_or(|r| Arc::ptr_eq(r, &io)));
+        io.forget_waiters();
         lock(&self.release).push(io);
         drop(removed);
     }

@@ -2,7 +2,7 @@
 //! the runtime's kqueue, EV_CLEAR, readiness cached with a tick) and [`EventSource`] (a stream of
 //! kevents from a VNODE, PROC, SIGNAL or other knote).
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{
@@ -236,18 +236,41 @@ impl Registration {
         self.handle.shared.driver.rearm(&changes);
     }
 
-    /// Waits until readable.
+    /// Waits until readable. Any number of tasks may wait at once: each is woken (the poll
+    /// methods keep one waker per direction, as tokio's do).
     ///
     /// Cancel safe: dropping the future loses nothing.
     pub async fn readable(&self) -> io::Result<ReadyEvent> {
-        poll_fn(|cx| self.poll_read_ready(cx)).await
+        Readiness { reg: self, dir: Direction::Read, key: None }.await
     }
 
-    /// Waits until writable.
+    /// Waits until writable; any number of tasks may wait at once, as for
+    /// [`readable`](Self::readable).
     ///
     /// Cancel safe: dropping the future loses nothing.
     pub async fn writable(&self) -> io::Result<ReadyEvent> {
-        poll_fn(|cx| self.poll_write_ready(cx)).await
+        Readiness { reg: self, dir: Direction::Write, key: None }.await
+    }
+
+    /// Runs a non-blocking operation when ready, clearing readiness and waiting again on
+    /// `WouldBlock`: the `&self` async methods of a socket (`recv_from`, `accept`, ...), which
+    /// several tasks may await at once, each woken.
+    ///
+    /// # Errors
+    /// The error of `op`, or the runtime has shut down.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let dir = if interest.is_readable() { Direction::Read } else { Direction::Write };
+        loop {
+            let ev = Readiness { reg: self, dir, key: None }.await?;
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(ev),
+                r => return r,
+            }
+        }
     }
 
     /// Runs a non-blocking operation when ready, clearing readiness and waiting again on
@@ -310,6 +333,41 @@ impl Drop for Registration {
         }
         driver.unclaim_fd(self.fd);
         driver.release(self.io.clone());
+    }
+}
+
+/// A wait for readiness in one direction as one of any number of waiters (its entry in the
+/// resource's waiter list lives as long as the future).
+struct Readiness<'a> {
+    reg: &'a Registration,
+    dir: Direction,
+    key: Option<usize>,
+}
+
+impl Future for Readiness<'_> {
+    type Output = io::Result<ReadyEvent>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let reg = this.reg;
+        match reg.io.poll_ready_shared(cx, this.dir, &mut this.key) {
+            Poll::Ready(ev) => Poll::Ready(unless_shutdown(ev)),
+            // The waker is stored: knotes made now report the current readiness to it.
+            Poll::Pending => {
+                match reg.ensure_knotes().and_then(|()| reg.handle.shared.watch(&reg.io)) {
+                    Ok(()) => Poll::Pending,
+                    Err(e) => Poll::Ready(Err(e)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Readiness<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.reg.io.remove_waiter(key);
+        }
     }
 }
 
@@ -389,15 +447,17 @@ impl EventSource {
         if self.done {
             return Poll::Ready(None);
         }
-        std::task::ready!(crate::coop::poll_proceed(cx));
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
         let polled = match self.io.poll_event(cx) {
             Poll::Pending if self.handle.shared.watch(&self.io).is_err() => Poll::Ready(None),
             polled => polled,
         };
         let Some(ev) = std::task::ready!(polled) else {
+            coop.made_progress();
             self.done = true;
             return Poll::Ready(None);
         };
+        coop.made_progress();
         if ev.flags.contains(Flags::ONESHOT) {
             self.done = true;
         }

@@ -108,10 +108,33 @@ impl ReadyEvent {
 
 #[derive(Default)]
 struct Waiters {
+    /// The waker of the last `poll_*_ready` call for reading (one task at a time, as tokio's
+    /// `poll_read_ready`: the poll methods serve `AsyncRead`-style owners).
     reader: Option<Waker>,
+    /// The same for writing.
     writer: Option<Waker>,
+    /// The waiters of [`Readiness`](crate::io) futures: any number of tasks may await one
+    /// resource through its `&self` async methods (two tasks in `recv_from` on one shared
+    /// socket, each gets a wake-up). A future keeps its entry until it is dropped; a wake-up
+    /// takes the waker and leaves the entry, so a key is never reused under a live future.
+    shared: slab::Slab<(Direction, Option<Waker>)>,
     /// Events kept for a stream of kevents.
     events: Option<VecDeque<Kevent>>,
+}
+
+impl Waiters {
+    /// Takes the wakers of the shared waiters whose direction `bits` concern (no allocation
+    /// when there are none).
+    fn take_shared(&mut self, bits: usize) -> Vec<Waker> {
+        if self.shared.is_empty() {
+            return Vec::new();
+        }
+        self.shared
+            .iter_mut()
+            .filter(|(_, (dir, _))| bits & dir.mask() != 0)
+            .filter_map(|(_, (_, waker))| waker.take())
+            .collect()
+    }
 }
 
 /// Readiness and wakers of one resource.
@@ -154,7 +177,7 @@ impl ScheduledIo {
     pub(crate) fn dispatch_run(&self, evs: &[Kevent]) {
         let bits = evs.iter().fold(0, |bits, ev| bits | readiness_of(ev));
         self.set_ready(bits);
-        let (reader, writer) = {
+        let (reader, writer, shared) = {
             let mut w = sync::lock_facade(&self.waiters);
             if let Some(q) = &mut w.events {
                 for ev in evs {
@@ -163,10 +186,11 @@ impl ScheduledIo {
             }
             let r = if bits & Direction::Read.mask() != 0 { w.reader.take() } else { None };
             let wr = if bits & Direction::Write.mask() != 0 { w.writer.take() } else { None };
-            (r, wr)
+            (r, wr, w.take_shared(bits))
         };
         wake_quietly(reader);
         wake_quietly(writer);
+        wake_all_quietly(shared);
     }
 
     /// A deferred registration: ready in the given directions until an operation says
@@ -188,24 +212,94 @@ impl ScheduledIo {
     /// A timer of the runtime's timer queue expired: records it and wakes the waiter.
     pub(crate) fn fire(&self) {
         self.set_ready(READABLE);
-        let reader = sync::lock_facade(&self.waiters).reader.take();
+        let (reader, shared) = {
+            let mut w = sync::lock_facade(&self.waiters);
+            (w.reader.take(), w.take_shared(READABLE))
+        };
         wake_quietly(reader);
+        wake_all_quietly(shared);
     }
 
     /// Marks the resource as belonging to a runtime that has shut down, and wakes its waiters.
     pub(crate) fn shutdown(&self) {
         self.readiness.fetch_or(SHUTDOWN, AcqRel);
-        let (reader, writer) = {
+        let (reader, writer, shared) = {
             let mut w = sync::lock_facade(&self.waiters);
-            (w.reader.take(), w.writer.take())
+            (w.reader.take(), w.writer.take(), w.take_shared(SHUTDOWN))
         };
         wake_quietly(reader);
         wake_quietly(writer);
+        wake_all_quietly(shared);
+    }
+
+    /// The resource is being released: its wakers are dropped now, not when the driver next
+    /// collects. A waker owns its task, and the task owns the runtime: kept in the driver's
+    /// release list, they made a cycle that leaked the whole runtime (its kqueue's fds
+    /// included) when it was dropped before another collection.
+    pub(crate) fn forget_waiters(&self) {
+        let taken = {
+            let mut w = sync::lock_facade(&self.waiters);
+            (w.reader.take(), w.writer.take(), std::mem::take(&mut w.shared))
+        };
+        crate::unwind::drop_quietly(taken);
+    }
+
+    /// Ready in `dir`, or registers the waker as shared waiter `*key` (inserted on the first
+    /// call; the caller removes it with [`remove_waiter`](Self::remove_waiter) when done).
+    pub(crate) fn poll_ready_shared(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        key: &mut Option<usize>,
+    ) -> Poll<ReadyEvent> {
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+        if let Some(ev) = self.ready_now(dir) {
+            coop.made_progress();
+            return Poll::Ready(ev);
+        }
+        let replaced = {
+            let mut w = sync::lock_facade(&self.waiters);
+            match key.and_then(|k| w.shared.get_mut(k)) {
+                Some((_, Some(old))) if old.will_wake(cx.waker()) => None,
+                Some((_, waker)) => waker.replace(cx.waker().clone()),
+                None => {
+                    *key = Some(w.shared.insert((dir, Some(cx.waker().clone()))));
+                    None
+                }
+            }
+        };
+        crate::unwind::drop_quietly(replaced);
+        // Readiness set before the waker was stored found no waker to wake: look again.
+        if let Some(ev) = self.ready_now(dir) {
+            coop.made_progress();
+            return Poll::Ready(ev);
+        }
+        Poll::Pending
+    }
+
+    /// Removes shared waiter `key` (its future is dropped or done).
+    pub(crate) fn remove_waiter(&self, key: usize) {
+        let removed = sync::lock_facade(&self.waiters).shared.try_remove(key);
+        crate::unwind::drop_quietly(removed);
     }
 
     /// Ready in `dir`, or registers the waker and returns Pending.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<ReadyEvent> {
-        std::task::ready!(crate::coop::poll_proceed(cx));
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+        let ready = self.poll_ready_unbudgeted(cx, dir);
+        if ready.is_ready() {
+            coop.made_progress();
+        }
+        ready
+    }
+
+    /// [`poll_ready`](Self::poll_ready) without the cooperative budget (for a caller that
+    /// spends it itself).
+    pub(crate) fn poll_ready_unbudgeted(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+    ) -> Poll<ReadyEvent> {
         let cur = self.readiness.load(Acquire);
         if cur & dir.mask() != 0 {
             return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
@@ -290,6 +384,13 @@ fn queue_event(q: &mut VecDeque<Kevent>, ev: &Kevent) {
 /// Wakes `waker`, if any, surviving a panic in it (user code, woken by the runtime).
 fn wake_quietly(waker: Option<Waker>) {
     if let Some(w) = waker {
+        quietly(|| w.wake());
+    }
+}
+
+/// Wakes each of `wakers`, as [`wake_quietly`].
+fn wake_all_quietly(wakers: Vec<Waker>) {
+    for w in wakers {
         quietly(|| w.wake());
     }
 }

@@ -53,7 +53,6 @@ pub(crate) struct Shared {
     idle: idle::Idle,
     owned: OwnedTasks,
     pub(crate) shutdown: AtomicBool,
-    next_id: AtomicU64,
     pub(crate) spawned: AtomicU64,
     pub(crate) worker_metrics: Vec<WorkerMetrics>,
     pub(crate) blocking: crate::blocking::BlockingPool,
@@ -87,7 +86,6 @@ impl Shared {
                 shards: (0..SHARDS).map(|_| Mutex::new(slab::Slab::new())).collect(),
             },
             shutdown: AtomicBool::new(false),
-            next_id: AtomicU64::new(1),
             spawned: AtomicU64::new(0),
             worker_metrics: (0..workers).map(|_| WorkerMetrics::default()).collect(),
             blocking,
@@ -97,7 +95,7 @@ impl Shared {
     }
 
     pub(crate) fn next_task_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Relaxed)
+        crate::task::next_task_id()
     }
 
     /// Records a new task as alive. Returns false (and the caller drops the task) at shutdown.

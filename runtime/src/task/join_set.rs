@@ -77,12 +77,19 @@ impl<T: Send + 'static> JoinSet<T> {
         Poll::Pending
     }
 
-    /// Waits for every task, discarding outputs.
+    /// Waits for every task and returns their outputs, in the order they finished.
+    ///
+    /// # Panics
+    /// As tokio's: when a task panicked, its panic is resumed here; when one was cancelled
+    /// (aborted), this panics with the [`JoinError`]. The tasks still running are aborted (the
+    /// set is dropped).
     pub async fn join_all(mut self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.len());
         while let Some(r) = self.join_next().await {
-            if let Ok(v) = r {
-                out.push(v);
+            match r {
+                Ok(v) => out.push(v),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("{e}"),
             }
         }
         out

@@ -14,6 +14,14 @@ use std::task::{Context, Poll};
 pub use join_set::JoinSet;
 use raw::{JoinRaw, Panic};
 
+/// A new task id, unique in the process (as tokio's): tasks and blocking tasks of every
+/// runtime draw from one counter, so two live tasks never share an id.
+pub(crate) fn next_task_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Relaxed)
+}
+
 /// Spawns a task on the current runtime (see [`Handle::spawn`](crate::runtime::Handle::spawn)).
 ///
 /// # Panics
@@ -189,8 +197,12 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        std::task::ready!(crate::coop::poll_proceed(cx));
-        self.raw.poll_join(cx)
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+        let joined = self.raw.poll_join(cx);
+        if joined.is_ready() {
+            coop.made_progress();
+        }
+        joined
     }
 }
 

@@ -115,11 +115,12 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        std::task::ready!(crate::coop::poll_proceed(cx));
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
         if Instant::now() >= self.deadline {
             if let Some(t) = self.timer.take() {
                 disarm(t);
             }
+            coop.made_progress();
             return Poll::Ready(());
         }
         if self.timer.as_ref().is_none_or(|t| t.deadline != self.deadline) {
@@ -129,11 +130,14 @@ impl Future for Sleep {
         }
         let Some(t) = &self.timer else { return Poll::Pending };
         // No tracking for shutdown: shutting the driver down wakes every queued timer.
-        match t.io.poll_ready(cx, Direction::Read) {
+        match t.io.poll_ready_unbudgeted(cx, Direction::Read) {
             Poll::Ready(ev) if ev.ready & READABLE == 0 && ev.ready & SHUTDOWN != 0 => {
                 panic!("{SHUT_DOWN}")
             }
-            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Ready(_) => {
+                coop.made_progress();
+                Poll::Ready(())
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -48,12 +48,20 @@ impl<F: Future> Future for Timeout<F> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let had_budget = crate::coop::has_budget_remaining();
         if let Poll::Ready(v) = future.poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        match Pin::new(&mut this.sleep).poll(cx) {
+        let mut poll_sleep = || match Pin::new(&mut this.sleep).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
+        };
+        // When the wrapped future spent the budget (it keeps finding work ready), the deadline
+        // is still checked, as tokio does: or a timeout around a busy future would never fire.
+        if had_budget && !crate::coop::has_budget_remaining() {
+            crate::coop::with_unconstrained(poll_sleep)
+        } else {
+            poll_sleep()
         }
     }
 }
