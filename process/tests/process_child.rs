@@ -211,6 +211,7 @@ fn program_not_found_or_not_executable() -> io::Result<()> {
         let e = Command::new("/nonexistent/kq-no-such-program").spawn().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         assert!(e.to_string().contains("kq-no-such-program"), "{e}");
+        assert_eq!(os_errno(&e), Some(libc::ENOENT), "{e}: the errno is lost");
         let e = Command::new("kq-no-such-program-in-path").status().await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
 
@@ -220,8 +221,23 @@ fn program_not_found_or_not_executable() -> io::Result<()> {
         std::fs::remove_file(&path)?;
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
         assert!(e.to_string().contains("kq-not-exec"), "{e}");
+        assert_eq!(os_errno(&e), Some(libc::EACCES), "{e}: the errno is lost");
+
+        // A missing working directory is named, not blamed on the program (which exists).
+        let e =
+            Command::new("true").current_dir("/nonexistent/kq-no-such-dir").spawn().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        assert!(e.to_string().contains("kq-no-such-dir"), "{e}");
+        assert!(e.to_string().contains("working directory"), "{e}");
+        assert_eq!(os_errno(&e), Some(libc::ENOENT), "{e}: the errno is lost");
         Ok(())
     })
+}
+
+/// The errno of a spawn error: the OS error itself, or the one it names as its source.
+fn os_errno(e: &io::Error) -> Option<i32> {
+    use std::error::Error;
+    e.raw_os_error().or_else(|| e.get_ref()?.source()?.downcast_ref::<io::Error>()?.raw_os_error())
 }
 
 #[test]

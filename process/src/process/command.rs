@@ -161,16 +161,26 @@ impl Command {
     /// PROC knote with the runtime that waits.
     ///
     /// # Errors
-    /// `NotFound` (the program does not exist) or `PermissionDenied` (it is not executable),
-    /// with the program named in the message; the OS's other errors of fork/exec as they are
-    /// (e.g. EMFILE, EAGAIN); with piped
-    /// stdio, an error outside a kq runtime (the child is then killed and reaped).
+    /// `NotFound` (the program, or the working directory set with
+    /// [`current_dir`](Self::current_dir), does not exist) or `PermissionDenied` (the program is
+    /// not executable), with the program (or the directory) named in the message and the OS's
+    /// error, errno included, as the error's [`source`](std::error::Error::source); the OS's
+    /// other errors of fork/exec as they are (e.g. EMFILE, EAGAIN); with piped stdio, an error
+    /// outside a kq runtime (the child is then killed and reaped).
     pub fn spawn(&mut self) -> io::Result<Child> {
         let child = self.std.spawn().map_err(|e| match e.kind() {
-            // Which program is missing or not executable is what the user needs to know.
+            // Which program (or directory) is missing or not executable is what the user needs
+            // to know; the errno stays reachable as the source.
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
-                let program = self.std.get_program().to_string_lossy();
-                io::Error::new(e.kind(), format!("cannot run {program:?}: {e}"))
+                let program = self.std.get_program().to_string_lossy().into_owned();
+                let what = match self.std.get_current_dir() {
+                    Some(dir) if !dir.is_dir() => format!(
+                        "cannot run {program:?} in {:?}: the working directory is not there",
+                        dir.display()
+                    ),
+                    _ => format!("cannot run {program:?}"),
+                };
+                io::Error::new(e.kind(), SpawnError { what, os: e })
             }
             _ => e, // with its errno (EMFILE, EAGAIN, ...)
         })?;
@@ -209,5 +219,24 @@ impl Command {
 impl From<std::process::Command> for Command {
     fn from(std: std::process::Command) -> Command {
         Command { std, kill_on_drop: false }
+    }
+}
+
+/// A failed spawn that names what failed; the OS's error (with its errno) is its source.
+#[derive(Debug)]
+struct SpawnError {
+    what: String,
+    os: io::Error,
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.os)
+    }
+}
+
+impl std::error::Error for SpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.os)
     }
 }
