@@ -188,10 +188,24 @@ pub(crate) fn process(
         }
     }
     let mut pairs = Vec::new();
+    // Directories seen arriving inside their own former subtree: both left the tree (a
+    // directory cannot move into its own descendant), the descendant still watched through its
+    // fd until its held Remove comes out. Pairing them would make the directory its own
+    // ancestor; it is a Remove instead, reported with this batch.
+    let mut left_tree = Vec::new();
     for (ri, r) in removed.iter_mut().enumerate() {
         if let Some(list) = by_id.get_mut(&r.entry.st.id()) {
             if let Some(pos) = list.iter().position(|(_, st)| st.same_file(&r.entry.st)) {
                 let (ci, _) = list.swap_remove(pos);
+                if r.entry.child.is_some_and(|c| tree.is_within(created[ci].dir, c)) {
+                    // Nothing to create: it is not in the tree (nor in its parent's view).
+                    created[ci].paired = true;
+                    if let Some(d) = tree.dirs.get_mut(created[ci].dir) {
+                        d.entries.remove(&created[ci].name);
+                    }
+                    left_tree.push(ri);
+                    continue;
+                }
                 r.paired = true;
                 created[ci].paired = true;
                 pairs.push((ri, ci, false));
@@ -203,7 +217,10 @@ pub(crate) fn process(
     // or changed inside them was created and removed between two looks (coalesced away), and a
     // rename into them is a Remove of its source.
     let mut doomed = std::collections::HashSet::new();
-    for r in removed.iter().filter(|r| !r.paired && (r.held || r.replaced || !hold)) {
+    let reported_now = |i: usize, r: &Removed| {
+        !r.paired && (r.held || r.replaced || !hold || left_tree.contains(&i))
+    };
+    for (_, r) in removed.iter().enumerate().filter(|(i, r)| reported_now(*i, r)) {
         if let Some(child) = r.entry.child {
             doomed.extend(tree.subtree(child));
         }
@@ -226,11 +243,15 @@ pub(crate) fn process(
         modified.retain(|(dir, ..)| !doomed.contains(dir));
     }
 
-    // 1. Held Removes that found nothing: they happened before everything else here.
+    // 1. Held Removes that found nothing: they happened before everything else here; then
+    // the directories that left into their own former subtree.
     for i in 0..removed.len() {
         if removed[i].held && !removed[i].paired {
             emit_nested(tree, &mut removed, &created, &mut pairs, i, out);
         }
+    }
+    for &i in &left_tree {
+        emit_nested(tree, &mut removed, &created, &mut pairs, i, out);
     }
     // 2. Renames; those out of a name that was then refilled first (`mv a b; mv c a`).
     pairs.sort_by_key(|&(ri, _, _)| !removed[ri].replaced);

@@ -183,7 +183,12 @@ impl Tree {
         let fd = sys::open_dir_at(at, name, follow).map_err(|e| path_error(e, &path))?;
         let st = sys::fstat(fd.as_raw_fd()).map_err(|e| path_error(e, &path))?;
         let mut up = parent;
-        while let Some(a) = up {
+        // Bounded by the number of directories: the parent links never form a cycle (a rename
+        // into the moved directory's own subtree is not applied, see `is_within`), and if they
+        // did, this walk must still end.
+        let mut steps = 0;
+        while let Some(a) = up.filter(|_| steps <= self.dirs.len()) {
+            steps += 1;
             if self.dirs[a].id == st.id() {
                 let msg = format!(
                     "{}: symlink loop (it leads back to {}); not followed",
@@ -472,6 +477,19 @@ impl Tree {
             }
         }
         set
+    }
+
+    /// Whether `dir` is `ancestor` or lies below it (following parent links, boundedly).
+    pub(crate) fn is_within(&self, dir: DirId, ancestor: DirId) -> bool {
+        let mut cur = Some(dir);
+        for _ in 0..=self.dirs.len() {
+            match cur {
+                Some(d) if d == ancestor => return true,
+                Some(d) => cur = self.dirs.get(d).and_then(|d| d.parent),
+                None => return false,
+            }
+        }
+        false
     }
 
     /// Drops directory `dir` and everything below it (see [`release_entry`](Self::release_entry)).

@@ -240,3 +240,50 @@ fn multi_thread_runtime_pairs_renames_across_directories() -> io::Result<()> {
         Ok::<(), io::Error>(())
     })
 }
+
+/// A directory moved into its own former subdirectory after that left the tree (`mv P/C
+/// out/C; mv P out/C/P`, then a directory made in it), all between two looks: both left the
+/// tree, and are reported removed, C first. The watcher used to pair "P removed" with "P
+/// created in C" (C was still watched through its fd), made P its own ancestor and spun
+/// forever at 100 % CPU on the next directory it opened. Found by trying kq as careless users
+/// do (2026-12-02).
+#[test]
+fn a_directory_moved_into_its_own_former_subdirectory_outside_is_removed() -> io::Result<()> {
+    let (_t, base) = watched_tempdir()?;
+    let (root, out) = (base.join("root"), base.join("out"));
+    fs::create_dir_all(root.join("P/C"))?;
+    fs::create_dir(&out)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // On its own thread: a hang fails the test instead of stalling the suite.
+    std::thread::spawn(move || {
+        let r = block_on(async move {
+            let mut w = Watcher::new()?;
+            w.watch(&root, RecursiveMode::Recursive)?;
+            // The watcher has not looked since: on this current-thread runtime it looks when
+            // polled, so all of this lands in one batch.
+            fs::rename(root.join("P/C"), out.join("C"))?;
+            fs::rename(root.join("P"), out.join("C/P"))?;
+            fs::create_dir(out.join("C/P/N"))?;
+            let seen = sync(&mut w, &root, "after").await;
+            let (p, c) = (root.join("P"), root.join("P/C"));
+            assert_eq!(seen.count(&EventKind::Remove, &p), 1, "{seen:#?}");
+            assert_eq!(seen.count(&EventKind::Remove, &c), 1, "{seen:#?}");
+            let at = |path: &std::path::Path| {
+                seen.events.iter().position(|e| e.paths.first().map(|x| x.as_path()) == Some(path))
+            };
+            assert!(at(&c) < at(&p), "C's Remove comes first: {seen:#?}");
+            let stray = seen.events.iter().filter(|e| {
+                e.paths.iter().any(|x| x.starts_with(&p)) && e.kind != EventKind::Remove
+            });
+            assert_eq!(stray.count(), 0, "events for paths that left the tree: {seen:#?}");
+            assert!(seen.errors.is_empty() && !seen.ended, "{seen:#?}");
+            // The watcher goes on.
+            fs::write(root.join("later"), b"")?;
+            expect(&mut w, EventKind::Create, &root.join("later")).await;
+            assert_eq!(w.watch_counts().0, 1, "only the root is watched");
+            Ok::<_, io::Error>(())
+        });
+        let _ = tx.send(r);
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the watcher hangs")
+}
