@@ -88,3 +88,46 @@ fn loom_readiness_wake_implies_ready_on_next_poll() {
         }
     });
 }
+
+/// Two tasks wait as shared waiters (the `&self` async methods: two `recv_from` on one
+/// socket) while the driver reports readiness: each either sees it on its poll or is woken,
+/// and a woken one sees it on its next poll. (With one waker slot, the second waiter's
+/// registration replaced the first's, which then slept.)
+#[test]
+fn loom_readiness_every_shared_waiter_is_woken() {
+    loom::model(|| {
+        let io = Arc::new(ScheduledIo::default());
+        let driver = {
+            let io = io.clone();
+            thread::spawn(move || io.fire())
+        };
+        let waiter = |io: Arc<ScheduledIo>| {
+            let flag = StdArc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut cx = Context::from_waker(&waker);
+            let mut key = None;
+            let first = io.poll_ready_shared(&mut cx, Direction::Read, &mut key);
+            (first.is_ready(), flag, key)
+        };
+        let other = {
+            let io = io.clone();
+            thread::spawn(move || waiter(io))
+        };
+        let (ready, flag, key) = waiter(io.clone());
+        driver.join().unwrap();
+        let (other_ready, other_flag, other_key) = other.join().unwrap();
+        for (n, ready, flag) in [(1, ready, &flag), (2, other_ready, &other_flag)] {
+            if !ready {
+                assert!(flag.0.load(SeqCst), "waiter {n} was neither ready nor woken");
+                let waker = Waker::from(flag.clone());
+                let mut cx = Context::from_waker(&waker);
+                let mut k = None;
+                let again = io.poll_ready_shared(&mut cx, Direction::Read, &mut k);
+                assert!(again.is_ready(), "waiter {n} was woken, but the readiness is not there");
+            }
+        }
+        for k in [key, other_key].into_iter().flatten() {
+            io.remove_waiter(k);
+        }
+    });
+}
