@@ -209,3 +209,34 @@ fn dropped_runtimes_whose_sockets_waited_leave_no_fds() {
         assert!(after <= before, "fds before: {before}, after 20 runtimes: {after}");
     });
 }
+
+/// A connected UDP socket whose peer port is closed: the first receive reports the ICMP
+/// error, and the next ones wait quietly. The error used to be taken as end-of-file, which
+/// never clears: every receive then found WouldBlock and tried again, at 100 % CPU for the
+/// socket's whole life. The waiting thread's CPU time is measured while a receive waits.
+#[cfg(any(target_os = "linux", target_os = "android"))] // RUSAGE_THREAD; ICMP on loopback
+#[test]
+fn udp_receive_after_an_icmp_error_waits_without_spinning() {
+    fn thread_cpu() -> Duration {
+        // SAFETY: an all-zero rusage is valid for getrusage to overwrite.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes one rusage through a valid, exclusive pointer.
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    }
+    run(current_thread(), Duration::from_secs(20), "udp after ICMP", async {
+        let closed = std::net::UdpSocket::bind(LOCALHOST)?.local_addr()?; // now nobody's
+        let sock = UdpSocket::bind(LOCALHOST).await?;
+        sock.connect(closed).await?;
+        sock.send(b"ping").await?;
+        let err = within(10, "the ICMP error", sock.recv(&mut [0u8; 8])).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+        let (cpu, start) = (thread_cpu(), Instant::now());
+        let r = timeout(Duration::from_millis(500), sock.recv(&mut [0u8; 8])).await;
+        let (spent, waited) = (thread_cpu() - cpu, start.elapsed());
+        assert!(r.is_err(), "received something: {r:?}");
+        assert!(spent < waited / 4, "{spent:?} of CPU while waiting {waited:?}: it spins");
+        Ok(())
+    });
+}

@@ -102,3 +102,33 @@ fn nodata_listener_modified_to_want_data_reports_the_backlog() -> io::Result<()>
     assert_eq!(ev[0].data, 3, "one accepted, one more connected: {ev:?}");
     Ok(())
 }
+
+/// A pending socket error without a hang-up (a connected UDP socket told of an ICMP
+/// port-unreachable) fires a NODATA READ knote without EV_EOF, as FreeBSD's filt_soread
+/// reports `so_error`: the read returns the error and clears it, and the socket stays usable.
+/// Reported as EOF, it made kq-runtime treat the socket as closed for reading for good (every
+/// later receive spun on WouldBlock).
+#[cfg(any(target_os = "linux", target_os = "android"))] // Linux reports ICMP errors on loopback
+#[test]
+fn nodata_read_on_a_socket_error_alone_is_not_eof() -> io::Result<()> {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?; // now nobody's
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    sock.connect(closed)?;
+    sock.set_nonblocking(true)?;
+    let kq = Kqueue::new()?;
+    let fd = {
+        use std::os::fd::AsRawFd;
+        sock.as_raw_fd() as usize
+    };
+    register(&kq, &[edge_read(fd, 7)])?;
+    sock.send(b"ping")?;
+    let ev = wait(&kq)?;
+    assert_eq!(ev.len(), 1, "the error is reported: {ev:?}");
+    assert_eq!((ev[0].filter, ev[0].udata), (Filter::Read, 7));
+    assert!(!ev[0].flags.contains(Flags::EOF), "an error alone is not end-of-file: {ev:?}");
+    let err = sock.recv(&mut [0u8; 8]).expect_err("the ICMP error");
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+    assert_eq!(sock.recv(&mut [0u8; 8]).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    assert!(poll(&kq)?.is_empty(), "nothing more once the error was read");
+    Ok(())
+}

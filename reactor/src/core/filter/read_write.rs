@@ -59,9 +59,14 @@ impl<S: 'static> Core<S> {
     /// trusts edges takes it as is; the others are evaluated against the source.
     pub fn activate_edge(&mut self, key: usize, ready: u8, io: &mut dyn Io<S>) {
         let Some(kn) = self.knotes.get_mut(key) else { return };
+        // A pending socket error alone (`ERR` without a hang-up: a UDP socket told of an ICMP
+        // port-unreachable) makes a READ knote fire without EV_EOF, as FreeBSD's filt_soread
+        // reports `so_error` (EV_EOF only once the socket can receive no more): the next read
+        // returns the error and clears it. Taken as EOF, it left a runtime's socket "closed for
+        // reading" for good, and every later receive found WouldBlock and spun.
         let (want, hup) = match kn.filter {
             Filter::Write => (ready::WRITE | ready::WRHUP | ready::ERR, ready::WRHUP | ready::ERR),
-            _ => (ready::READ | ready::RDHUP | ready::ERR, ready::RDHUP | ready::ERR),
+            _ => (ready::READ | ready::RDHUP | ready::ERR, ready::RDHUP),
         };
         let trusted = kn.ops.trusts_edges(kn);
         // The collection evaluates every queued knote that is not ONESHOT (or trusts edges)
