@@ -97,20 +97,7 @@ fn emit_nested(
     }
     removed[i].paired = true;
     if let Some(child) = removed[i].entry.child {
-        let inside = tree.subtree(child);
-        // What moved out of it first, then what was removed inside it.
-        for pair in pairs.iter_mut() {
-            let (ri, ci, done) = *pair;
-            if !done && inside.contains(&removed[ri].dir) {
-                pair.2 = true;
-                emit_rename(tree, removed, created, ri, ci, out);
-            }
-        }
-        for j in 0..removed.len() {
-            if !removed[j].paired && inside.contains(&removed[j].dir) {
-                emit_nested(tree, removed, created, pairs, j, out);
-            }
-        }
+        emit_inside(tree, removed, created, pairs, child, out);
     }
     let r = &mut removed[i];
     let entry = take_entry(&mut r.entry);
@@ -118,19 +105,132 @@ fn emit_nested(
     emit_remove(tree, r.root, path, &entry, out);
 }
 
-/// Reports the rename of pair (`removed[ri]`, `created[ci]`).
+/// Reports what left the subtree of directory `child` and is not reported yet: what moved out
+/// of it first, then what was removed inside it (each after what is inside it).
+fn emit_inside(
+    tree: &mut Tree,
+    removed: &mut [Removed],
+    created: &[Created],
+    pairs: &mut [(usize, usize, bool)],
+    child: DirId,
+    out: &mut Vec<(usize, Event)>,
+) {
+    emit_moves_out(tree, removed, created, pairs, child, out);
+    let inside = tree.subtree(child);
+    for j in 0..removed.len() {
+        if !removed[j].paired && inside.contains(&removed[j].dir) {
+            emit_nested(tree, removed, created, pairs, j, out);
+        }
+    }
+}
+
+/// Reports the renames not reported yet of what was in the subtree of directory `child`.
+fn emit_moves_out(
+    tree: &mut Tree,
+    removed: &mut [Removed],
+    created: &[Created],
+    pairs: &mut [(usize, usize, bool)],
+    child: DirId,
+    out: &mut Vec<(usize, Event)>,
+) {
+    let inside = tree.subtree(child);
+    for k in 0..pairs.len() {
+        let (ri, ci, done) = pairs[k];
+        if !done && inside.contains(&removed[ri].dir) {
+            pairs[k].2 = true;
+            emit_rename(tree, removed, created, pairs, ri, ci, out);
+        }
+    }
+}
+
+/// The pairs (taken out of `pairs`) that would make a directory its own ancestor: the
+/// destination is below the moved directory in the tree as it is after the batch's other
+/// directory moves (`mv X/A A; mv X A/X2` is fine: A moved out of X first).
+fn into_own_subtree(
+    tree: &Tree,
+    removed: &[Removed],
+    created: &[Created],
+    pairs: &mut Vec<(usize, usize, bool)>,
+) -> Vec<(usize, usize)> {
+    let mut moved: HashMap<DirId, DirId> = pairs
+        .iter()
+        .filter_map(|&(ri, ci, _)| removed[ri].entry.child.map(|d| (d, created[ci].dir)))
+        .collect();
+    let mut bad = Vec::new();
+    while let Some(k) = pairs.iter().position(|&(ri, ci, _)| {
+        removed[ri].entry.child.is_some_and(|x| lands_within(tree, &moved, created[ci].dir, x))
+    }) {
+        let (ri, ci, _) = pairs.remove(k);
+        if let Some(x) = removed[ri].entry.child {
+            moved.remove(&x);
+        }
+        bad.push((ri, ci));
+    }
+    bad
+}
+
+/// Whether `dir` is `x` or below it once the directories of `moved` are under their new parents.
+fn lands_within(tree: &Tree, moved: &HashMap<DirId, DirId>, dir: DirId, x: DirId) -> bool {
+    let mut cur = Some(dir);
+    for _ in 0..=tree.dirs.len() {
+        match cur {
+            Some(d) if d == x => return true,
+            Some(d) => {
+                cur = moved.get(&d).copied().or_else(|| tree.dirs.get(d).and_then(|d| d.parent))
+            }
+            None => return false,
+        }
+    }
+    // The moves form a cycle of their own: contradictory, a Remove rather than a Rename.
+    true
+}
+
+/// Reports the rename of pair (`removed[ri]`, `created[ci]`) (already marked done in `pairs`).
+///
+/// When it landed on a name that held another file (rename(2) over it), that file goes without
+/// a Remove of its own, but what the view still has below it (a directory renamed over was
+/// empty by then: its contents were removed or moved out first) is reported gone before the
+/// Rename, at its old paths: reported after it, those paths would name what was moved in.
 fn emit_rename(
     tree: &mut Tree,
     removed: &mut [Removed],
     created: &[Created],
+    pairs: &mut [(usize, usize, bool)],
     ri: usize,
     ci: usize,
     out: &mut Vec<(usize, Event)>,
 ) {
+    let c = &created[ci];
+    if let Some(x) = removed[ri].entry.child.filter(|&x| tree.is_within(c.dir, x)) {
+        // What moves out of it first (`mv X/A A; mv X A/X2`): then it is not its own ancestor.
+        emit_moves_out(tree, removed, created, pairs, x, out);
+        if tree.is_within(c.dir, x) {
+            // Contradictory (`into_own_subtree` keeps these out): a Remove, not a Rename.
+            if let Some(d) = tree.dirs.get_mut(c.dir) {
+                d.entries.remove(&c.name);
+            }
+            removed[ri].paired = false;
+            emit_nested(tree, removed, created, pairs, ri, out);
+            return;
+        }
+    }
+    let over = c.replaced.then(|| {
+        removed.iter().position(|r| r.replaced && !r.paired && r.dir == c.dir && r.name == c.name)
+    });
+    let over = over.flatten();
+    if let Some(o) = over {
+        removed[o].paired = true;
+        if let Some(child) = removed[o].entry.child {
+            emit_inside(tree, removed, created, pairs, child, out);
+        }
+    }
     let r = &mut removed[ri];
     let entry = take_entry(&mut r.entry);
     let from = current_path(tree, r.dir, &r.name, std::mem::take(&mut r.path));
-    let c = &created[ci];
+    if let Some(o) = over {
+        let old = take_entry(&mut removed[o].entry);
+        tree.release_entry(&old, true, out);
+    }
     rename(tree, entry, from, c.dir, &c.name, out);
 }
 
@@ -188,29 +288,29 @@ pub(crate) fn process(
         }
     }
     let mut pairs = Vec::new();
-    // Directories seen arriving inside their own former subtree: both left the tree (a
-    // directory cannot move into its own descendant), the descendant still watched through its
-    // fd until its held Remove comes out. Pairing them would make the directory its own
-    // ancestor; it is a Remove instead, reported with this batch.
-    let mut left_tree = Vec::new();
     for (ri, r) in removed.iter_mut().enumerate() {
         if let Some(list) = by_id.get_mut(&r.entry.st.id()) {
             if let Some(pos) = list.iter().position(|(_, st)| st.same_file(&r.entry.st)) {
                 let (ci, _) = list.swap_remove(pos);
-                if r.entry.child.is_some_and(|c| tree.is_within(created[ci].dir, c)) {
-                    // Nothing to create: it is not in the tree (nor in its parent's view).
-                    created[ci].paired = true;
-                    if let Some(d) = tree.dirs.get_mut(created[ci].dir) {
-                        d.entries.remove(&created[ci].name);
-                    }
-                    left_tree.push(ri);
-                    continue;
-                }
                 r.paired = true;
                 created[ci].paired = true;
                 pairs.push((ri, ci, false));
             }
         }
+    }
+    // Directories seen arriving inside their own former subtree, even after this batch's other
+    // moves: both left the tree (a directory cannot move into its own descendant), the
+    // descendant still watched through its fd until its held Remove comes out. Pairing them
+    // would make the directory its own ancestor; it is a Remove instead, reported with this
+    // batch.
+    let mut left_tree = Vec::new();
+    for (ri, ci) in into_own_subtree(tree, &removed, &created, &mut pairs) {
+        // Nothing to create: it is not in the tree (nor in its parent's view).
+        removed[ri].paired = false;
+        if let Some(d) = tree.dirs.get_mut(created[ci].dir) {
+            d.entries.remove(&created[ci].name);
+        }
+        left_tree.push(ri);
     }
 
     // Directories whose removal is reported in this batch: what this batch's diffs found new
@@ -255,11 +355,11 @@ pub(crate) fn process(
     }
     // 2. Renames; those out of a name that was then refilled first (`mv a b; mv c a`).
     pairs.sort_by_key(|&(ri, _, _)| !removed[ri].replaced);
-    for pair in pairs.iter_mut() {
-        let (ri, ci, done) = *pair;
+    for k in 0..pairs.len() {
+        let (ri, ci, done) = pairs[k];
         if !done {
-            pair.2 = true;
-            emit_rename(tree, &mut removed, &created, ri, ci, out);
+            pairs[k].2 = true;
+            emit_rename(tree, &mut removed, &created, &mut pairs, ri, ci, out);
         }
     }
     // 3. Names that now hold another file.
@@ -291,15 +391,31 @@ pub(crate) fn process(
             }
             emit_nested(tree, &mut removed, &created, &mut pairs, ri, out);
         }
+        let misplaced = tree.dirs.get(c.dir).and_then(|d| d.entries.get(&c.name));
+        if misplaced.is_some_and(|e| tree.moved_into_own_subtree(c.dir, &e.st)) {
+            if let Some(d) = tree.dirs.get_mut(c.dir) {
+                d.entries.remove(&c.name);
+            }
+            if !tree.recheck.contains(&c.dir) {
+                tree.recheck.push(c.dir);
+            }
+            continue;
+        }
         out.push((root, Event::new(EventKind::Create, path, Some(kind))));
         tree.attach_entry(c.dir, &c.name, true, out);
     }
-    // A name renamed over: the file it held is gone without a Remove of its own (as with
-    // rename(2)), its knotes and subtree are dropped.
-    for r in removed.iter_mut().filter(|r| r.replaced && !r.paired) {
-        let entry = take_entry(&mut r.entry);
-        r.paired = true;
-        tree.release_entry(&entry, false, out);
+    // A name that now holds a file the view could not place (a renamed-over name is handled
+    // with its Rename): the file it held is gone without a Remove of its own (as with
+    // rename(2)), but what is below it in the view is reported gone, and its knotes dropped.
+    for i in 0..removed.len() {
+        if removed[i].replaced && !removed[i].paired {
+            removed[i].paired = true;
+            if let Some(child) = removed[i].entry.child {
+                emit_inside(tree, &mut removed, &created, &mut pairs, child, out);
+            }
+            let entry = take_entry(&mut removed[i].entry);
+            tree.release_entry(&entry, true, out);
+        }
     }
     // 4. Content and attribute changes.
     for (dir, name, kind, ft) in modified {

@@ -175,6 +175,28 @@ pub(crate) fn open_dir_at(dir: RawFd, name: &OsStr, follow: bool) -> io::Result<
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Whether the directory `id` is the one open at `fd` or above it on disk (following `..` up to
+/// the filesystem root, at most `steps` levels). A failure to look answers yes.
+pub(crate) fn is_above(fd: RawFd, id: (u64, u64), steps: usize) -> bool {
+    let Ok(mut last) = fstat(fd).map(|s| s.id()) else { return true };
+    let mut cur: Option<OwnedFd> = None;
+    for _ in 0..steps {
+        if last == id {
+            return true;
+        }
+        let at = cur.as_ref().map_or(fd, AsRawFd::as_raw_fd);
+        let Ok(up) = open_dir_at(at, OsStr::new(".."), false) else { return true };
+        let Ok(st) = fstat(up.as_raw_fd()) else { return true };
+        if st.id() == last {
+            // The filesystem root is its own parent.
+            return false;
+        }
+        last = st.id();
+        cur = Some(up);
+    }
+    last == id
+}
+
 /// Opens a file of `dir` for a per-file VNODE knote (native kqueue), without following symlinks
 /// and without blocking on FIFOs.
 #[cfg_attr(target_os = "linux", allow(dead_code))]

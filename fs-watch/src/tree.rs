@@ -111,6 +111,8 @@ pub(crate) struct Tree {
     pub per_file: bool,
     /// Errors met on the way (unreadable directories, limits), for the stream.
     pub errors: Vec<io::Error>,
+    /// Directories to diff again with the next batch (see [`Tree::moved_into_own_subtree`]).
+    pub recheck: Vec<DirId>,
     /// Reused by every directory read.
     scratch: snapshot::Builder,
     handle: Option<Handle>,
@@ -130,6 +132,7 @@ impl Tree {
             follow,
             per_file,
             errors: Vec::new(),
+            recheck: Vec::new(),
             scratch: snapshot::Builder::default(),
             handle,
         }
@@ -190,8 +193,11 @@ impl Tree {
         while let Some(a) = up.filter(|_| steps <= self.dirs.len()) {
             steps += 1;
             if self.dirs[a].id == st.id() {
+                let link = follow
+                    && sys::stat_at(at, name, false).is_ok_and(|s| s.kind == FileType::Symlink);
+                let what = if link { "symlink" } else { "directory" };
                 let msg = format!(
-                    "{}: symlink loop (it leads back to {}); not followed",
+                    "{}: {what} loop (it leads back to {}); not followed",
                     path.display(),
                     self.path_of(a).display()
                 );
@@ -282,6 +288,12 @@ impl Tree {
     }
 
     /// Reads directory `dir` (following only its `only` name, if set) into a new snapshot.
+    ///
+    /// A name listed but gone by its `stat` (`ENOENT`) was removed in between and is left out.
+    /// Any other failure of that `stat` fails the whole read: the directory's fd still lists
+    /// its names after a `chmod 000` or `chmod 600`, but they can no longer be looked up
+    /// (`EACCES`), and leaving them out would report files that are there as removed. The
+    /// caller then keeps the last snapshot and reports the directory as an error item.
     fn read_snapshot(&mut self, dir: DirId) -> io::Result<Snapshot> {
         let mut b = std::mem::take(&mut self.scratch);
         let mut buf = std::mem::take(&mut b.dirents);
@@ -294,8 +306,10 @@ impl Tree {
             if only.is_some_and(|o| o != bytes) || full.is_err() {
                 return;
             }
-            if let Ok(st) = sys::stat_at_c(fd, name, false) {
-                full = b.push(bytes, st);
+            match sys::stat_at_c(fd, name, false) {
+                Ok(st) => full = b.push(bytes, st),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => full = Err(e),
             }
         });
         b.dirents = buf;
@@ -315,13 +329,14 @@ impl Tree {
     pub(crate) fn scan(&mut self, dir: DirId, report: bool, out: &mut Vec<(usize, Event)>) {
         let mut queue = std::collections::VecDeque::from([dir]);
         while let Some(d) = queue.pop_front() {
-            let snap = match self.read_snapshot(d) {
+            let mut snap = match self.read_snapshot(d) {
                 Ok(snap) => snap,
                 Err(e) => {
                     self.errors.push(path_error(e, &self.path_of(d)));
                     continue;
                 }
             };
+            self.drop_misplaced(d, &mut snap);
             let root = self.dirs[d].root;
             if report {
                 let base = self.path_of(d);
@@ -490,6 +505,47 @@ impl Tree {
             }
         }
         false
+    }
+
+    /// Whether `st`, an entry of `dir`, is a directory the tree has as `dir` or one of its
+    /// ancestors although it is not above `dir` on disk: a directory moved into what the tree
+    /// still has as its own subtree, because the moves that took that subtree out of it are not
+    /// applied yet (their Removes held, or not seen yet). Such an entry cannot be placed: it
+    /// is left out of `dir`'s snapshot (no Create), and `dir` is diffed again with the next
+    /// batch, when those moves are known. (A directory really above itself, a bind mount of
+    /// a directory inside itself, is not this: it is reported as a loop when opened.)
+    pub(crate) fn moved_into_own_subtree(&self, dir: DirId, st: &Stat) -> bool {
+        if st.kind != FileType::Dir {
+            return false;
+        }
+        let mut cur = Some(dir);
+        for _ in 0..=self.dirs.len() {
+            let Some(d) = cur.and_then(|c| self.dirs.get(c)) else { return false };
+            if d.id == st.id() {
+                let fd = self.dirs[dir].fd.as_raw_fd();
+                return !sys::is_above(fd, st.id(), self.dirs[dir].depth + 4096);
+            }
+            cur = d.parent;
+        }
+        false
+    }
+
+    /// Takes out of `dir`'s snapshot the entries [`moved_into_own_subtree`] and queues `dir`
+    /// for a diff with the next batch.
+    ///
+    /// [`moved_into_own_subtree`]: Self::moved_into_own_subtree
+    fn drop_misplaced(&mut self, dir: DirId, snap: &mut Snapshot) {
+        let misplaced: Vec<OsString> = snap
+            .iter()
+            .filter(|(_, e)| self.moved_into_own_subtree(dir, &e.st))
+            .map(|(n, _)| n.to_os_string())
+            .collect();
+        for name in &misplaced {
+            snap.remove(name);
+        }
+        if !misplaced.is_empty() && !self.recheck.contains(&dir) {
+            self.recheck.push(dir);
+        }
     }
 
     /// Drops directory `dir` and everything below it (see [`release_entry`](Self::release_entry)).

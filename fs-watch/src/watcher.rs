@@ -347,6 +347,8 @@ impl Watcher {
         }
         let had_held = !self.held.is_empty();
         batch::process(&mut self.tree, raws, &mut self.held, true, &mut events);
+        // Directories with an entry that could not be placed yet: again with the next batch.
+        self.dirty.extend(self.tree.recheck.drain(..));
         if !self.held.is_empty() && (!had_held || self.held_deadline.is_none()) {
             self.held_deadline = Some(Instant::now() + PAIR_WINDOW);
         }
