@@ -166,6 +166,21 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
         crate::sys::windows::requeue_after_delivery(kn)
     }
 
+    fn nested_stale(&self, fd: usize) -> bool {
+        #[cfg(all(unix, not(loom)))]
+        {
+            match (self.shared.child(fd), crate::nest::lookup(fd)) {
+                (Some(linked), Some(now)) => !std::sync::Arc::ptr_eq(&linked, &now),
+                _ => true,
+            }
+        }
+        #[cfg(not(all(unix, not(loom))))]
+        {
+            let _ = fd;
+            false
+        }
+    }
+
     fn attach_os(&mut self, kev: &Kevent) -> Result<Kind, i32> {
         self.os.attach(&self.shared.backend, kev).map(Kind::Os)
     }

@@ -372,3 +372,30 @@ fn item30_waiters_at_both_ends_of_a_deep_chain() -> io::Result<()> {
     assert_eq!(got.iter().map(|e| (e.udata, e.data)).collect::<Vec<_>>(), [(100, 4)]);
     Ok(())
 }
+
+/// A watches B; B is closed and a new kqueue C gets B's fd number; C registered in A works
+/// (checklist 30: closing a kqueue removes the knotes on it, so the EV_ADD makes a new one).
+/// Every kqueue has the same file identity on the emulated backends, so the stale knote on
+/// B used to be found and modified instead: the EV_ADD succeeded, and A never reported C.
+/// Found by trying kq as a careless user would (2026-12-02).
+#[test]
+fn a_new_kqueue_on_a_closed_kqueues_fd_number_is_watched() -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let a = Kqueue::new()?;
+    let b = Kqueue::new()?;
+    let fd = b.as_raw_fd() as usize;
+    register(&a, &[add(fd, Filter::Read, Flags::empty()).with_udata(1)])?;
+    drop(b);
+    let c = Kqueue::new()?;
+    if c.as_raw_fd() as usize != fd {
+        return Ok(()); // the number went elsewhere: nothing to check (not seen on Linux)
+    }
+    register(&a, &[add(fd, Filter::Read, Flags::empty()).with_udata(2)])?;
+    assert_eq!(a.len(), 1, "the knote on C is in A");
+    let trigger = Kevent::new(1, Filter::User, Flags::ADD).with_fflags(note::TRIGGER);
+    c.kevent(&[trigger], &mut [], None)?;
+    let ev = collect(&a, Some(Duration::from_secs(5)))?;
+    assert_eq!(ev.len(), 1, "A reports C's pending event: {ev:?}");
+    assert_eq!((ev[0].ident, ev[0].filter, ev[0].udata, ev[0].data), (fd, Filter::Read, 2, 1));
+    Ok(())
+}

@@ -15,9 +15,12 @@ use crate::table;
 /// whatever `nevents` says, so that a huge `nevents` costs no huge buffer.
 const MAX_BATCH: usize = 4096;
 
+/// Reused buffers: the changes, the changes' own C `fflags` (an error entry echoes them), and
+/// the events.
+type Bufs = (Vec<Kevent>, Vec<u32>, Vec<Kevent>);
+
 thread_local! {
-    /// Reused buffers: the changes, and the events.
-    static BUFS: RefCell<(Vec<Kevent>, Vec<Kevent>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static BUFS: RefCell<Bufs> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// `kevent()`, with errors as errnos.
@@ -51,13 +54,15 @@ pub unsafe fn kevent(
         Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
     };
     let entry = table::lookup(kq)?;
-    let run = |changes: &mut Vec<Kevent>, events: &mut Vec<Kevent>| {
+    let run = |changes: &mut Vec<Kevent>, c_fflags: &mut Vec<u32>, events: &mut Vec<Kevent>| {
         changes.clear();
+        c_fflags.clear();
         // SAFETY: the caller passes `nchanges` readable records (possibly unaligned). They are
         // all copied before any event is written, so the two lists may overlap.
-        changes.extend(
-            (0..nchanges).map(|i| unsafe { changelist.add(i).read_unaligned() }.to_kevent()),
-        );
+        for c in (0..nchanges).map(|i| unsafe { changelist.add(i).read_unaligned() }) {
+            changes.push(c.to_kevent());
+            c_fflags.push(c.fflags);
+        }
         // A kqueue descriptor named by a READ/WRITE change means the kqueue itself: the reactor
         // knows it by its own descriptor (READ nests it; WRITE is refused with EINVAL there).
         for change in
@@ -81,15 +86,25 @@ pub unsafe fn kevent(
             if matches!(ev.filter, Filter::Read | Filter::Write)
                 && entry.nests.load(Ordering::Acquire)
             {
-                if let Some(&c_fd) = lock(&entry.nested).get(&ev.ident) {
-                    out.ident = c_fd;
+                // Only while the C descriptor still names that kqueue: once it is closed, the
+                // reactor's number may name a pipe or socket of this kqueue's own knotes.
+                let mut nested = lock(&entry.nested);
+                if let Some(&c_fd) = nested.get(&ev.ident) {
+                    if table::reactor_fd(c_fd).and_then(|r| usize::try_from(r).ok())
+                        == Some(ev.ident)
+                    {
+                        out.ident = c_fd;
+                    } else {
+                        nested.remove(&ev.ident);
+                    }
                 }
             }
             if ev.flags.contains(Flags::ERROR) {
                 // An error entry echoes its change: give back the change's own fflags.
+                // (From the copy: the caller's record may be overwritten by now when the lists
+                // overlap.)
                 if let Some(j) = (next_change..nchanges).find(|&j| same_change(&changes[j], ev)) {
-                    // SAFETY: `j < nchanges`: a readable record.
-                    out.fflags = unsafe { changelist.add(j).read_unaligned() }.fflags;
+                    out.fflags = c_fflags[j];
                     next_change = j + 1;
                 }
             }
@@ -100,11 +115,11 @@ pub unsafe fn kevent(
     };
     BUFS.with(|bufs| match bufs.try_borrow_mut() {
         Ok(mut bufs) => {
-            let (changes, events) = &mut *bufs;
-            run(changes, events)
+            let (changes, c_fflags, events) = &mut *bufs;
+            run(changes, c_fflags, events)
         }
         // Re-entered (from a signal handler): fresh buffers.
-        Err(_) => run(&mut Vec::new(), &mut Vec::new()),
+        Err(_) => run(&mut Vec::new(), &mut Vec::new(), &mut Vec::new()),
     })
 }
 

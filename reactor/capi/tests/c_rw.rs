@@ -28,4 +28,6 @@ cases!("rw":
     closed_fd_reuse_gets_no_stale_event,
     same_knote_in_two_kqueues,
     kqueue_in_a_kqueue,
+    closed_nested_kqueue_number_reused_keeps_idents,
+    error_entries_echo_fflags_when_the_lists_overlap_shifted,
 );

@@ -48,6 +48,12 @@ pub(crate) trait Io<S: 'static> {
     fn unwatch_checked(&mut self, _fd: usize) -> Option<Result<(), i32>> {
         None
     }
+    /// Whether the kqueue a nested READ knote on `fd` watches is no longer the one `fd` names
+    /// (it was closed, and the number now names another kqueue or nothing): every kqueue has
+    /// the same identity on the emulated backends, so the identity check cannot tell.
+    fn nested_stale(&self, _fd: usize) -> bool {
+        false
+    }
     /// Sets up a VNODE, PROC or SIGNAL knote (`EOPNOTSUPP` where the platform has no such source).
     fn attach_os(&mut self, kev: &Kevent) -> Result<Kind<S>, i32>;
     /// Undoes `attach_os`.
@@ -220,7 +226,14 @@ impl<S: 'static> Core<S> {
     /// An fd number whose file changed since its knotes were made was closed and reused: its old
     /// knotes are dropped, so that no event about the closed file reaches the new one.
     fn purge_reused_fd(&mut self, fd: usize, identity: (u64, u64), io: &mut dyn Io<S>) {
-        if self.fds.get(&fd).is_some_and(|&known| known != identity) {
+        let nested = |core: &Self| {
+            core.table
+                .get(&(fd, Filter::Read))
+                .is_some_and(|&k| matches!(core.knotes[k].kind, Kind::Nested))
+        };
+        if self.fds.get(&fd).is_some_and(|&known| known != identity)
+            || (nested(self) && io.nested_stale(fd))
+        {
             let keys: Vec<usize> = self.fd_knotes(fd).collect();
             for key in keys {
                 self.drop_knote(key, io);

@@ -321,4 +321,50 @@ CASE(kqueue_in_a_kqueue) {
     close(outer);
 }
 
+/* A nested kqueue closed, and pipes made until one gets the number of its internal reactor
+ * descriptor: the pipe's events come back under the pipe's own descriptor, not the closed
+ * kqueue's (the C-to-reactor mapping of nested kqueues is checked before it is used).
+ * Found by trying kq as a careless user would (2026-12-02). */
+CASE(closed_nested_kqueue_number_reused_keeps_idents) {
+    int a = kqueue(), b = kqueue();
+    CHECK(a >= 0 && b >= 0);
+    change(a, b, EVFILT_READ, EV_ADD, 0, 0, NULL);
+    change(a, b, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    close(b);
+    usleep(200000); /* the reaper releases B's reactor */
+    struct kevent ev[4];
+    for (int k = 0; k < 8; k++) {
+        int p[2];
+        make_pipe(p);
+        change(a, p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)(intptr_t)(1000 + p[0]));
+        CHECK_EQ(write(p[1], "x", 1), 1);
+        CHECK_EQ(collect(a, ev, 4, 5000), 1);
+        CHECK_EQ(ev[0].ident, p[0]);
+        CHECK((intptr_t)ev[0].udata == 1000 + p[0]);
+        change(a, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+        close(p[0]);
+        close(p[1]);
+    }
+    close(a);
+}
+
+/* Error entries written over the changelist one record later (eventlist = changelist + 1)
+ * still echo each change's own fflags: the changes are copied before anything is written. */
+CASE(error_entries_echo_fflags_when_the_lists_overlap_shifted) {
+    int kq = kqueue();
+    CHECK(kq >= 0);
+    struct kevent sb[4];
+    EV_SET(&sb[0], 11, EVFILT_USER, EV_DELETE, 0xa1, 0, (void *)11);
+    EV_SET(&sb[1], 12, EVFILT_USER, EV_DELETE, 0xa2, 0, (void *)12);
+    EV_SET(&sb[2], 13, EVFILT_USER, EV_DELETE, 0xa3, 0, (void *)13);
+    CHECK_EQ(kevent(kq, sb, 3, sb + 1, 3, &ZERO_TS), 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(sb[i + 1].ident, 11 + i);
+        CHECK(sb[i + 1].flags & EV_ERROR);
+        CHECK_EQ(sb[i + 1].data, ENOENT);
+        CHECK_EQ(sb[i + 1].fflags, 0xa1 + i);
+    }
+    close(kq);
+}
+
 MAIN
