@@ -25,7 +25,10 @@
 //! whose default action would end the process no longer does (on the native backend, as on
 //! FreeBSD, it still does: set `SIG_IGN` or a handler first). `SIGCHLD` left at `SIG_IGN` is not
 //! touched (that would change how children are reaped) and its knote never fires. No signal needs
-//! to be blocked by the program. `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are `EINVAL`. Any
+//! to be blocked by the program, and a signal the program blocks in every thread is not counted
+//! until it is unblocked and delivered (the kernel runs no handler for a blocked signal; FreeBSD
+//! counts the attempt). Programs written for libkqueue, which reads signals with `signalfd` and
+//! asks for them blocked, must leave them unblocked with kq. `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are `EINVAL`. Any
 //! number of kqueues may watch signals: each holds one pipe from a pool that grows as needed
 //! (pipes are reused, never closed: the handler may be writing to one at any moment).
 //!
@@ -122,9 +125,16 @@
 //!   a kqueue's own waiter takes before a kqueue above it looks is not reported above (FreeBSD
 //!   would leave the intermediate knotes queued until scanned); on Linux the fd of a deep kqueue,
 //!   polled from outside kq, is not readable for what happens below Linux's nesting depth;
-//! - SIGNAL (Linux): a watched signal's default action is replaced by counting; PROC (Linux):
-//!   NOTE_EXIT only, the status of a non-child is 0; VNODE (Linux): inotify's view (see the
-//!   table);
+//! - SIGNAL (Linux): a watched signal's default action is replaced by counting, and a signal
+//!   blocked in every thread is counted only once unblocked; PROC (Linux): NOTE_EXIT only, the
+//!   status of a non-child is 0, and so is the status of a child the program reaped (`waitpid`)
+//!   before the event was collected (Linux keeps no status once a child is reaped; FreeBSD
+//!   stores it at exit); VNODE (Linux): inotify's view (see the table);
+//! - READ on a regular file (Linux): evaluated when added, modified or enabled, and at each
+//!   collection while queued (`data` is the size minus the offset then), but the file growing
+//!   does not activate a knote that found nothing to read, as it does on FreeBSD (`tail -f`):
+//!   epoll cannot watch regular files. Watch the file with VNODE `NOTE_WRITE | NOTE_EXTEND` and
+//!   read on its events;
 //! - `fork`: detected through `pthread_atfork`, so a raw `clone` child is not.
 //!
 //! # Example
