@@ -90,6 +90,13 @@
 //!   100,000 files with one of them written continuously keeps a core busy. Debounce bounds it.
 //! - Without `follow_symlinks`, changes behind a symlink are not seen; with it, a directory
 //!   reachable by two paths is watched (and reported) twice.
+//! - A root that is a symlink to a *file* is watched as the link itself, with or without
+//!   `follow_symlinks`: changes of the file it points to are not seen (notify follows it).
+//!   Watch the target's path, or its directory.
+//! - A root that is a symlink to a directory is followed when watched; retargeting the link
+//!   afterwards (`ln -sfn new link`, a common deploy pattern) is reported as the root moving
+//!   away (`Rename { from: link, to: the old target's path }`) and ends the root, where notify
+//!   keeps watching the old target. Watch the link's directory to see the swap.
 
 //! - Unix only (Linux, FreeBSD, macOS, NetBSD, OpenBSD): on Windows this crate is empty.
 
