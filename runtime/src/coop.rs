@@ -4,7 +4,7 @@
 //! budget (futures polled by another executor are never throttled).
 //!
 //! Only operations that complete spend budget, as in tokio: a resource that returns Pending
-//! gives its unit back ([`RestoreOnPending`]). Charging Pending polls too made a future that
+//! leaves it as it was ([`RestoreOnPending`]). Charging Pending polls too made a future that
 //! polls many pending resources at once (a `JoinSet` of 128 waiting tasks) spend the whole
 //! budget on them every poll, wake itself, and spin forever without looking at the rest.
 
@@ -43,39 +43,31 @@ pub(crate) fn has_budget_remaining() -> bool {
     LEFT.with(|b| b.get() != Some(0))
 }
 
-/// A unit of budget taken by [`poll_proceed`], given back when dropped unless
-/// [`made_progress`](RestoreOnPending::made_progress) was called.
-pub(crate) struct RestoreOnPending(Cell<Option<u8>>);
+/// The unit of budget [`poll_proceed`] lets an operation use: spent by
+/// [`made_progress`](RestoreOnPending::made_progress), left as it was when the operation returns
+/// Pending (dropped unused). Nothing is written until then, so a Pending poll costs one read of
+/// the budget.
+pub(crate) struct RestoreOnPending(());
 
 impl RestoreOnPending {
-    /// The operation completed: the unit stays spent.
+    /// The operation completed: the unit is spent.
     pub(crate) fn made_progress(&self) {
-        self.0.set(None);
+        LEFT.with(|b| {
+            if let Some(left) = b.get() {
+                b.set(Some(left.saturating_sub(1)));
+            }
+        });
     }
 }
 
-impl Drop for RestoreOnPending {
-    fn drop(&mut self) {
-        if let Some(before) = self.0.get() {
-            LEFT.with(|b| b.set(Some(before)));
-        }
-    }
-}
-
-/// Takes one unit; when none is left, wakes the task and returns Pending. The caller calls
-/// `made_progress` on the guard when its operation completes; otherwise the unit comes back.
+/// When no budget is left, wakes the task and returns Pending; otherwise lets the operation
+/// run. The caller calls `made_progress` on the unit when its operation completes.
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
-    LEFT.with(|b| match b.get() {
-        None => Poll::Ready(RestoreOnPending(Cell::new(None))),
-        Some(0) => {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-        Some(left) => {
-            b.set(Some(left - 1));
-            Poll::Ready(RestoreOnPending(Cell::new(Some(left))))
-        }
-    })
+    if LEFT.with(Cell::get) == Some(0) {
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
+    Poll::Ready(RestoreOnPending(()))
 }
 
 #[cfg(test)]
