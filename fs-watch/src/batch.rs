@@ -10,7 +10,7 @@
 //! its Create half, and is reported as a Remove after that (before anything of the next batch).
 //! A Create is never held (the file is there: it is reported at once).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -185,6 +185,52 @@ fn lands_within(tree: &Tree, moved: &HashMap<DirId, DirId>, dir: DirId, x: DirId
     true
 }
 
+/// The directories whose removal is reported in this batch, with everything below them: those
+/// of the Removes reported now (`now`), and those of the unpaired Removes inside these, which
+/// are reported with them (nested), and so on. The subtrees are walked through the snapshots,
+/// which this batch's diffs have already cleared of the names that left: a subdirectory that
+/// left a doomed directory for where the view cannot follow it is no longer listed there, but
+/// it goes with it all the same, and what this batch found in it must not be reported removed
+/// without having been reported created. A rename into a doomed directory is unpaired (taken
+/// out of `pairs`): its source is a Remove, and when that is inside, what is below it is
+/// doomed too.
+fn doomed_dirs(
+    tree: &Tree,
+    removed: &mut [Removed],
+    created: &mut [Created],
+    pairs: &mut Vec<(usize, usize, bool)>,
+    now: impl Fn(usize, &Removed) -> bool,
+) -> HashSet<DirId> {
+    let mut doomed = HashSet::new();
+    let mut counted = vec![false; removed.len()];
+    loop {
+        // Each round counts a Remove or unpairs a pair, or is the last one.
+        let mut grew = false;
+        for (i, r) in removed.iter().enumerate() {
+            if counted[i] || r.paired || !(now(i, r) || doomed.contains(&r.dir)) {
+                continue;
+            }
+            counted[i] = true;
+            if let Some(child) = r.entry.child {
+                doomed.extend(tree.subtree(child));
+                grew = true;
+            }
+        }
+        pairs.retain(|&(ri, ci, _)| {
+            if doomed.contains(&created[ci].dir) {
+                removed[ri].paired = false;
+                created[ci].paired = true;
+                grew = true;
+                return false;
+            }
+            true
+        });
+        if !grew {
+            return doomed;
+        }
+    }
+}
+
 /// Reports the rename of pair (`removed[ri]`, `created[ci]`) (already marked done in `pairs`).
 ///
 /// When it landed on a name that held another file (rename(2) over it), that file goes without
@@ -316,24 +362,11 @@ pub(crate) fn process(
     // Directories whose removal is reported in this batch: what this batch's diffs found new
     // or changed inside them was created and removed between two looks (coalesced away), and a
     // rename into them is a Remove of its source.
-    let mut doomed = std::collections::HashSet::new();
     let reported_now = |i: usize, r: &Removed| {
         !r.paired && (r.held || r.replaced || !hold || left_tree.contains(&i))
     };
-    for (_, r) in removed.iter().enumerate().filter(|(i, r)| reported_now(*i, r)) {
-        if let Some(child) = r.entry.child {
-            doomed.extend(tree.subtree(child));
-        }
-    }
+    let doomed = doomed_dirs(tree, &mut removed, &mut created, &mut pairs, reported_now);
     if !doomed.is_empty() {
-        pairs.retain(|&(ri, ci, _)| {
-            if doomed.contains(&created[ci].dir) {
-                removed[ri].paired = false;
-                created[ci].paired = true;
-                return false;
-            }
-            true
-        });
         for c in created.iter_mut().filter(|c| doomed.contains(&c.dir)) {
             c.paired = true;
             if let Some(d) = tree.dirs.get_mut(c.dir) {

@@ -179,3 +179,52 @@ fn a_directory_moved_into_a_new_directory_below_its_former_subtree_is_no_loop() 
         })
     })
 }
+
+/// In one look, between two roots: a directory N arrives in C/Z (moved there from a new
+/// C/D), C leaves root b for a new directory F of root a, then C's former parent P is moved
+/// into C. P's move lands in what the view still has as its own subtree, so P is reported
+/// removed (and F's contents created); C's Remove comes with it, nested. The diffs had already
+/// taken C out of P's snapshot, so the Creates of this batch below C (N) were not seen as
+/// coalesced away: dropping C reported `Remove b/P/C/Z/N`, a path never reported created.
+/// Found by the random-ops fuzzer (seed 38, round 1).
+#[test]
+fn a_new_entry_below_a_directory_whose_former_parent_moved_into_it_is_not_removed() -> io::Result<()>
+{
+    let (_t, base) = watched_tempdir()?;
+    let (a, b) = (base.join("a"), base.join("b"));
+    fs::create_dir(&a)?;
+    fs::create_dir_all(b.join("P/C/Z"))?;
+    fs::write(b.join("P/C/Z/z"), b"x")?;
+    fs::write(b.join("P/f"), b"x")?;
+    bounded(move || {
+        block_on(async move {
+            let mut view = Model::of_disk(&base);
+            let mut w = Watcher::new()?;
+            w.watch(&a, RecursiveMode::Recursive)?;
+            w.watch(&b, RecursiveMode::Recursive)?;
+            // On this current-thread runtime the watcher looks when polled: one batch.
+            fs::create_dir_all(b.join("P/C/D/X/Y"))?;
+            fs::rename(b.join("P/C/D/X"), b.join("P/C/Z/N"))?;
+            fs::create_dir(a.join("F"))?;
+            fs::rename(b.join("P/C"), a.join("F/C2"))?;
+            fs::rename(b.join("P"), a.join("F/C2/P2"))?;
+            let mut seen = sync(&mut w, &a, "after").await;
+            // Held Removes come out with the next batch or PAIR_WINDOW.
+            let more = sync(&mut w, &b, "later").await;
+            seen.events.extend(more.events);
+            seen.errors.extend(more.errors);
+            let more = until_for(&mut w, Duration::from_millis(500), |_| false).await;
+            seen.events.extend(more.events);
+            seen.errors.extend(more.errors);
+            assert!(seen.errors.is_empty(), "no error item: {seen:#?}");
+            apply(&mut view, &seen);
+            let disk = Model::of_disk(&base);
+            assert_eq!(view, disk, "{:?}", view.diff(&disk));
+            // The watcher goes on, in the moved directories too.
+            let later = a.join("F/C2/Z/N/later");
+            fs::write(&later, b"")?;
+            expect(&mut w, EventKind::Create, &later).await;
+            Ok(())
+        })
+    })
+}
