@@ -236,7 +236,6 @@ fn program_not_found_or_not_executable() -> io::Result<()> {
 
 /// The errno of a spawn error: the OS error itself, or the one it names as its source.
 fn os_errno(e: &io::Error) -> Option<i32> {
-    use std::error::Error;
     e.raw_os_error().or_else(|| e.get_ref()?.source()?.downcast_ref::<io::Error>()?.raw_os_error())
 }
 
