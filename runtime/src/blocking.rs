@@ -164,10 +164,16 @@ impl Schedule for Inner {
             return;
         }
         st.queue.push_back(task);
+        // An idle thread takes the task only if there are as many idle threads as queued tasks:
+        // `idle` drops when a woken thread gets the lock back, so a burst of spawns used to see
+        // the same idle thread each time, notify it again and start nothing, and its functions
+        // ran one after another (two that wait for each other deadlocked; tokio runs them
+        // concurrently up to `max_blocking_threads`).
         if st.idle > 0 {
-            drop(st);
             self.cond.notify_one();
-            return;
+            if st.idle >= st.queue.len() {
+                return;
+            }
         }
         if st.threads < self.max_threads {
             st.threads += 1;

@@ -28,6 +28,37 @@ use kq_runtime::time::{sleep, timeout};
 // spawn_blocking
 // ---------------------------------------------------------------------------------------------
 
+/// Blocking functions spawned together run together, also when a blocking thread is idle: one
+/// waits for what the other sends. An idle thread used to absorb every spawn of a burst (its
+/// wake-up had not yet been counted), so the second function queued behind the first, which
+/// waited for it: a deadlock (tokio runs them concurrently). Found by trying kq as a careless
+/// user would (2026-12-02).
+#[test]
+fn blocking_functions_spawned_together_run_together_with_an_idle_thread() {
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            let got = rt.block_on(async {
+                task::spawn_blocking(|| ()).await.unwrap(); // a thread, idle afterwards
+                sleep(Duration::from_millis(50)).await;
+                for _ in 0..20 {
+                    let (tx, rx) = mpsc::channel::<u32>();
+                    let waiter =
+                        task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)));
+                    let sender = task::spawn_blocking(move || tx.send(7).unwrap());
+                    let got = waiter.await.unwrap();
+                    sender.await.unwrap();
+                    if got != Ok(7) {
+                        return got;
+                    }
+                    sleep(Duration::from_millis(5)).await; // threads idle again
+                }
+                Ok(7)
+            });
+            assert_eq!(got, Ok(7), "{name}: the second function never ran beside the first");
+        }
+    });
+}
+
 #[test]
 fn spawn_blocking_runs_elsewhere_and_returns() {
     bounded(60, || {
