@@ -83,6 +83,21 @@ impl Subscription {
         let hubs = hubs.get_or_insert_with(HashMap::new);
         if let Some(hub) = hubs.get(&key) {
             let mut st = lock(&hub.state);
+            if change.filter == Filter::Signal {
+                // Deliveries the source holds that no subscriber has read yet were made before
+                // this stream existed: they go to the others' queues first (a signal stream
+                // sees the deliveries made after it was created, as tokio's does). Polled with
+                // the subscribers' own waker, which stays registered.
+                let all = Waker::from(hub.wakers.clone());
+                let mut cx = Context::from_waker(&all);
+                while let Some(Poll::Ready(Some(ev))) =
+                    st.source.as_mut().map(|s| s.poll_next_event(&mut cx))
+                {
+                    for q in st.queues.values_mut() {
+                        push(q, ev);
+                    }
+                }
+            }
             let queue = st.last.into_iter().collect();
             st.queues.insert(id, queue);
             drop(st);

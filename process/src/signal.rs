@@ -27,7 +27,8 @@ pub struct Signal {
 /// Starts counting deliveries of `signo` (registered now, in the current runtime).
 ///
 /// # Errors
-/// `InvalidInput` (EINVAL) for 0, an out-of-range number, SIGKILL or SIGSTOP; outside a kq
+/// `InvalidInput` (EINVAL) for 0, an out-of-range number, SIGKILL, SIGSTOP, SIGILL, SIGFPE or
+/// SIGSEGV (as tokio refuses them); outside a kq
 /// runtime; `Unsupported` where the platform has no SIGNAL filter.
 ///
 /// # Examples
@@ -45,7 +46,12 @@ pub struct Signal {
 pub fn signal(signo: i32) -> io::Result<Signal> {
     let ident = usize::try_from(signo)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid signal number"))?;
-    if signo == 0 || signo == libc::SIGKILL || signo == libc::SIGSTOP {
+    // The fault signals too, as tokio refuses them: a handler that returns re-runs the faulting
+    // instruction (a crash would become a hang).
+    if matches!(
+        signo,
+        0 | libc::SIGKILL | libc::SIGSTOP | libc::SIGILL | libc::SIGFPE | libc::SIGSEGV
+    ) {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     crate::sys::prepare_signal(signo)?;

@@ -22,6 +22,27 @@ fn one_childs_stdout_into_anothers_stdin() -> io::Result<()> {
     })
 }
 
+/// tokio's pattern: `Stdio::from(stdout.into_owned_fd()?)` as the next child's stdin. The fd
+/// comes back blocking, as tokio's does: left non-blocking, `cat` reading it before the writer
+/// wrote failed with EAGAIN. Found by trying kq as a careless user would (2026-12-02).
+#[test]
+fn an_owned_fd_taken_from_a_pipe_is_blocking_for_the_next_child() -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    util::run(60, async {
+        let mut a =
+            Command::new("sh").args(["-c", "sleep 0.3; echo hi"]).stdout(Stdio::piped()).spawn()?;
+        let fd = a.stdout.take().unwrap().into_owned_fd()?;
+        // SAFETY: fcntl(F_GETFL) on an fd we own.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        assert!(flags >= 0 && flags & libc::O_NONBLOCK == 0, "left non-blocking: {flags:#x}");
+        let out = Command::new("cat").stdin(Stdio::from(fd)).output().await?;
+        assert!(out.status.success(), "cat: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, b"hi\n");
+        assert!(a.wait().await?.success());
+        Ok(())
+    })
+}
+
 #[test]
 fn writing_to_a_child_that_exited_is_broken_pipe() -> io::Result<()> {
     util::run(60, async {

@@ -83,7 +83,9 @@ fn ctrl_c_completes_on_sigint() -> io::Result<()> {
 
 #[test]
 fn bad_signal_numbers_and_no_runtime() {
-    for bad in [0, -1, libc::SIGKILL, libc::SIGSTOP, 65, 1000] {
+    // The fault signals too (as tokio): a counting handler would make a fault loop forever.
+    let faults = [libc::SIGILL, libc::SIGFPE, libc::SIGSEGV];
+    for bad in [0, -1, libc::SIGKILL, libc::SIGSTOP, 65, 1000].into_iter().chain(faults) {
         let r = util::run(60, async move { signal(bad).map(drop) });
         let e = r.expect_err(&format!("signal({bad}) accepted"));
         assert!(
@@ -96,4 +98,65 @@ fn bad_signal_numbers_and_no_runtime() {
     assert!(signal(libc::SIGUSR1).is_err());
     let r = futures_util::FutureExt::now_or_never(ctrl_c()).expect("ready at once");
     assert!(r.is_err());
+}
+
+/// A stream made while another on the same signal holds an unread delivery sees only what comes
+/// after it, as its docs (and tokio) say: the unread count used to be copied to it too.
+#[test]
+fn a_stream_made_later_sees_only_later_deliveries() -> io::Result<()> {
+    util::run(60, async {
+        let mut first = signal(libc::SIGURG)?;
+        send_from_another_thread(libc::SIGURG);
+        kq_runtime::time::sleep(std::time::Duration::from_millis(200)).await; // collected, unread
+        let mut later = signal(libc::SIGURG)?;
+        let r =
+            kq_runtime::time::timeout(std::time::Duration::from_millis(300), later.recv()).await;
+        assert!(r.is_err(), "the later stream got an earlier delivery: {r:?}");
+        assert_eq!(first.recv().await, Some(1), "the earlier stream keeps its delivery");
+        send_from_another_thread(libc::SIGURG);
+        assert_eq!(later.recv().await, Some(1));
+        Ok(())
+    })
+}
+
+/// Another library installs its handler over kq's and chains to it (tokio's signal-hook does);
+/// then kq registers the signal again. Both keep counting, once per delivery. kq used to put
+/// its handler back over the other, chained to it, and each delivery ran the two in a loop
+/// until the stack overflowed (the process died of SIGSEGV). Found by trying kq as a careless
+/// user would (2026-12-02).
+#[test]
+fn a_handler_chained_over_kqs_and_a_new_stream_both_count() -> io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    static PREV: AtomicUsize = AtomicUsize::new(0);
+    static MINE: AtomicUsize = AtomicUsize::new(0);
+    extern "C" fn chaining(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        MINE.fetch_add(1, SeqCst);
+        let prev = PREV.load(SeqCst);
+        if prev != libc::SIG_DFL && prev != libc::SIG_IGN {
+            // SAFETY: `prev` is kq's SA_SIGINFO handler, saved when this one replaced it.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { std::mem::transmute(prev) };
+            f(sig, info, ctx);
+        }
+    }
+    util::run(60, async {
+        let first = signal(libc::SIGVTALRM)?; // kq's handler
+                                              // SAFETY: zeroed sigactions are valid values; sigaction installs `chaining` and saves
+                                              // the previous action (kq's) for it to call.
+        unsafe {
+            let mut new: libc::sigaction = std::mem::zeroed();
+            let mut old: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = chaining as *const () as usize;
+            new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigfillset(&mut new.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGVTALRM, &new, &mut old), 0);
+            PREV.store(old.sa_sigaction, SeqCst);
+        }
+        drop(first);
+        let mut again = signal(libc::SIGVTALRM)?; // must not put kq's back over `chaining`
+        send_from_another_thread(libc::SIGVTALRM);
+        assert_eq!(again.recv().await, Some(1), "kq counts the delivery once");
+        assert_eq!(MINE.load(SeqCst), 1, "the other handler ran once");
+        Ok(())
+    })
 }

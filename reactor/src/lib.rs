@@ -28,8 +28,11 @@
 //! to be blocked by the program, and a signal the program blocks in every thread is not counted
 //! until it is unblocked and delivered (the kernel runs no handler for a blocked signal; FreeBSD
 //! counts the attempt). Programs written for libkqueue, which reads signals with `signalfd` and
-//! asks for them blocked, must leave them unblocked with kq. `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are `EINVAL`. Any
-//! number of kqueues may watch signals: each holds one pipe from a pool that grows as needed
+//! asks for them blocked, must leave them unblocked with kq. A handler another library installs
+//! over kq's is left in place (libraries such as signal-hook chain to the handler they replaced;
+//! one that does not chain stops kq's counting). `SIGKILL`, `SIGSTOP`, 0 and numbers past 64 are
+//! `EINVAL`, and so are `SIGILL`, `SIGFPE` and `SIGSEGV` (a counting handler would turn a fault
+//! into a hang). Any number of kqueues may watch signals: each holds one pipe from a pool that grows as needed
 //! (pipes are reused, never closed: the handler may be writing to one at any moment).
 //!
 //! ## Sockets on Windows

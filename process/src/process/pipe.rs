@@ -74,23 +74,25 @@ macro_rules! pipe_type {
                 Ok($name { pipe: Pipe::new(OwnedFd::from(std), $interest)? })
             }
 
-            /// Deregisters the pipe and returns its fd (left non-blocking).
+            /// Deregisters the pipe and returns its fd, made blocking again as tokio's is: the
+            /// usual next step is `Stdio::from(fd)` for another child, and a program given a
+            /// non-blocking pipe fails with EAGAIN (`cat: Resource temporarily unavailable`).
             ///
             /// # Errors
-            /// `NotConnected` after `close`.
+            /// `NotConnected` after `close`; fcntl's error.
             pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
-                self.pipe.into_owned()
+                let fd = self.pipe.into_owned()?;
+                sys::set_nonblocking(fd.as_raw_fd(), false)?;
+                Ok(fd)
             }
 
-            /// The pipe as a [`Stdio`] for another command (`a | b`). The fd is made blocking
-            /// again, as programs expect.
+            /// The pipe as a [`Stdio`] for another command (`a | b`) (blocking again, as
+            /// programs expect).
             ///
             /// # Errors
             /// `NotConnected` after `close`; fcntl's error.
             pub fn into_stdio(self) -> io::Result<Stdio> {
-                let fd = self.into_owned_fd()?;
-                sys::set_nonblocking(fd.as_raw_fd(), false)?;
-                Ok(Stdio::from(fd))
+                Ok(Stdio::from(self.into_owned_fd()?))
             }
         }
 

@@ -2,7 +2,9 @@
 //! byte to one pipe per kqueue watching signals, without asking anyone to block signals.
 //!
 //! The handler is installed the first time a signal is watched and stays installed (as tokio's
-//! does); a later registration puts it back if the program replaced it since. It chains to the
+//! does); a later registration puts it back if the program reset the disposition to `SIG_IGN` or
+//! `SIG_DFL` since, but leaves a handler installed over it in place (handlers of other libraries
+//! chain to the one they replaced; one that does not chain stops kq's counting). It chains to the
 //! handler that was there before; a disposition of `SIG_IGN` or `SIG_DFL` is replaced by counting
 //! (a watched signal no longer kills the process by default — documented on
 //! [`Filter::Signal`](crate::Filter::Signal)). `SIGCHLD` left at `SIG_IGN` is not touched, since
@@ -32,6 +34,8 @@ pub(crate) const NSIG: usize = 65;
 static COUNTS: [AtomicU64; NSIG] = [const { AtomicU64::new(0) }; NSIG];
 static PREV_ACTION: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSIG];
 static PREV_SIGINFO: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
+/// kq's handler was installed for this signal once (see `install`).
+static INSTALLED: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 
 /// One pooled pipe. Nodes are leaked on purpose: the handler may be reading one at any moment.
 struct Node {
@@ -107,8 +111,10 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 }
 
 /// Installs the counting handler for `sig`, unless it is the current one. Called at each
-/// registration: a program that replaced it since (`signal(sig, SIG_IGN)`, a handler of its own)
-/// gets it back, chained to what the program set, as at the first install.
+/// registration: a program that reset the disposition since (`SIG_IGN`, `SIG_DFL`) gets it back.
+/// A handler another library installed after kq's is left in place: such handlers (tokio's
+/// signal-hook among them) chain to the one they replaced, kq's; putting kq's back over it,
+/// chained to it, made each delivery run the two in a loop until the stack overflowed.
 fn install(sig: i32) -> Result<(), i32> {
     static INSTALL: Mutex<()> = Mutex::new(());
     let _serial = lock_std(&INSTALL);
@@ -126,6 +132,10 @@ fn install(sig: i32) -> Result<(), i32> {
     if sig == libc::SIGCHLD && old.sa_sigaction == libc::SIG_IGN {
         return Ok(()); // leave auto-reaping alone; the knote never fires (FreeBSD does the same)
     }
+    let foreign = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
+    if foreign && INSTALLED[idx].load(Ordering::Acquire) {
+        return Ok(()); // installed over ours: it chains to ours (see above)
+    }
     PREV_ACTION[idx].store(old.sa_sigaction, Ordering::Release);
     PREV_SIGINFO[idx].store(old.sa_flags & libc::SA_SIGINFO != 0, Ordering::Release);
     // SAFETY: zeroed is a valid sigaction; we fill in handler, flags and an empty mask.
@@ -140,6 +150,7 @@ fn install(sig: i32) -> Result<(), i32> {
     if unsafe { libc::sigaction(sig, &new, std::ptr::null_mut()) } != 0 {
         return Err(super::errno());
     }
+    INSTALLED[idx].store(true, Ordering::Release);
     Ok(())
 }
 
@@ -217,6 +228,12 @@ impl SignalSource {
         kev: &Kevent,
     ) -> Result<OsSourceState, i32> {
         let sig = crate::sys::signo::validate(kev.ident)?;
+        // A synchronous fault signal cannot be counted by a handler: returning from it re-runs
+        // the faulting instruction forever (a crash becomes a 100 % CPU hang), and a stack
+        // overflow loses Rust's report. Refused, as signal-hook and tokio refuse them.
+        if matches!(sig, libc::SIGILL | libc::SIGFPE | libc::SIGSEGV) {
+            return Err(libc::EINVAL);
+        }
         install(sig)?;
         if self.pipe.is_none() {
             let slot = Slot::claim()?;
