@@ -320,6 +320,11 @@ impl ScheduledIo {
         Poll::Pending
     }
 
+    /// Takes the waker of the last `poll_*_ready` for reading, if any (a timer being moved).
+    pub(crate) fn take_reader(&self) -> Option<Waker> {
+        sync::lock_facade(&self.waiters).reader.take()
+    }
+
     /// Readiness in `dir` now, without registering a waker.
     pub(crate) fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
         let cur = self.readiness.load(Acquire);

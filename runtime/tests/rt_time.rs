@@ -578,3 +578,40 @@ fn hand_polled_sleep_with_tokio_test() {
         }
     });
 }
+
+/// A hand-written future polls a long sleep, resets it to 50 ms and returns Pending without
+/// polling it again: it is woken at the new deadline, as tokio's. The reset used to take effect
+/// only at the next poll, so the task slept until the old deadline. Found by trying kq as a
+/// careless user would (2026-12-02).
+#[test]
+fn a_sleep_reset_after_its_poll_wakes_the_task_at_the_new_deadline() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    struct ResetOnce(Pin<Box<kq_runtime::time::Sleep>>, bool);
+    impl Future for ResetOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.1 {
+                return self.0.as_mut().poll(cx);
+            }
+            assert!(self.0.as_mut().poll(cx).is_pending());
+            self.1 = true;
+            self.0.as_mut().reset(Instant::now() + Duration::from_millis(50));
+            Poll::Pending // not polled again: the reset alone must move the wake-up
+        }
+    }
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            let took = rt.block_on(async {
+                let start = Instant::now();
+                let fut = ResetOnce(Box::pin(sleep(Duration::from_secs(3600))), false);
+                let r = timeout(Duration::from_secs(10), fut).await;
+                (r.is_ok(), start.elapsed())
+            });
+            assert!(took.0, "{name}: woken only by the outer timeout");
+            assert!(took.1 >= Duration::from_millis(50), "{name}: early, {:?}", took.1);
+            assert!(took.1 < Duration::from_secs(5), "{name}: woke after {:?}", took.1);
+        }
+    });
+}

@@ -71,9 +71,24 @@ impl Sleep {
         Instant::now() >= self.deadline || self.timer.as_ref().is_some_and(fired)
     }
 
-    /// Moves the deadline (the timer is re-armed on the next poll).
+    /// Moves the deadline. A sleep already polled is re-queued at once, with the waker of its
+    /// last poll, as tokio's: a future that resets its sleep and returns Pending without
+    /// polling it again is woken at the new deadline, not the old one.
     pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
+        if self.deadline == deadline {
+            return;
+        }
         self.deadline = deadline;
+        let Some(waker) = self.timer.as_ref().and_then(|t| t.io.take_reader()) else {
+            return; // not polled yet (or woken already): the next poll arms it
+        };
+        // Queued in the runtime the sleep was armed in, so no runtime context is needed here.
+        if self.arm().is_ok() {
+            if let Some(t) = &self.timer {
+                let _ =
+                    t.io.poll_ready_unbudgeted(&mut Context::from_waker(&waker), Direction::Read);
+            }
+        }
     }
 
     /// Queues the timer in the runtime's timer queue (replacing an earlier one).
