@@ -582,3 +582,37 @@ fn join_set_abort_all_and_shutdown() {
         }
     });
 }
+
+/// A large set joined one task at a time, each released in a scrambled order while the others
+/// wait: `join_next` returns exactly the released task each time (it polls only the tasks that
+/// were woken, so this also checks that no wake-up is lost or misfiled).
+#[test]
+fn join_set_returns_each_released_task_once_in_release_order() {
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            rt.block_on(async {
+                const N: usize = 3000;
+                let mut set = JoinSet::new();
+                let mut releases = Vec::with_capacity(N);
+                for i in 0..N {
+                    let (tx, rx) = oneshot::channel::<()>();
+                    releases.push(Some(tx));
+                    set.spawn(async move {
+                        rx.await.expect("released");
+                        i
+                    });
+                }
+                let mut order: Vec<usize> = (0..N).map(|i| (i * 7919) % N).collect();
+                order.dedup();
+                for &i in &order {
+                    releases[i].take().expect("released twice").send(());
+                    let got = timeout(Duration::from_secs(10), set.join_next()).await;
+                    let got = got.expect("join_next hung").expect("set not empty").unwrap();
+                    assert_eq!(got, i, "{name}: joined another task than the one released");
+                }
+                assert_eq!(set.len(), 0, "{name}");
+                assert!(set.join_next().await.is_none(), "{name}");
+            });
+        }
+    });
+}
