@@ -201,9 +201,15 @@ impl Registration {
     }
 
     fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
-        match self.io.poll_ready(cx, dir) {
+        self.settle(self.io.poll_ready(cx, dir))
+    }
+
+    /// What a readiness poll gives the caller: the readiness, or the runtime's shutdown; when
+    /// Pending (the waker is stored), the knotes are made now, and report the current readiness
+    /// to it.
+    fn settle(&self, polled: Poll<ReadyEvent>) -> Poll<io::Result<ReadyEvent>> {
+        match polled {
             Poll::Ready(ev) => Poll::Ready(unless_shutdown(ev)),
-            // The waker is stored: knotes made now report the current readiness to it.
             Poll::Pending => {
                 match self.ensure_knotes().and_then(|()| self.handle.shared.watch(&self.io)) {
                     Ok(()) => Poll::Pending,
@@ -349,17 +355,7 @@ impl Future for Readiness<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let reg = this.reg;
-        match reg.io.poll_ready_shared(cx, this.dir, &mut this.key) {
-            Poll::Ready(ev) => Poll::Ready(unless_shutdown(ev)),
-            // The waker is stored: knotes made now report the current readiness to it.
-            Poll::Pending => {
-                match reg.ensure_knotes().and_then(|()| reg.handle.shared.watch(&reg.io)) {
-                    Ok(()) => Poll::Pending,
-                    Err(e) => Poll::Ready(Err(e)),
-                }
-            }
-        }
+        this.reg.settle(this.reg.io.poll_ready_shared(cx, this.dir, &mut this.key))
     }
 }
 

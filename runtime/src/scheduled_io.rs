@@ -252,29 +252,16 @@ impl ScheduledIo {
         dir: Direction,
         key: &mut Option<usize>,
     ) -> Poll<ReadyEvent> {
-        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
-        if let Some(ev) = self.ready_now(dir) {
-            coop.made_progress();
-            return Poll::Ready(ev);
-        }
-        let replaced = {
-            let mut w = sync::lock_facade(&self.waiters);
-            match key.and_then(|k| w.shared.get_mut(k)) {
+        budgeted(cx, |cx| {
+            self.poll_ready_registering(dir, |w| match key.and_then(|k| w.shared.get_mut(k)) {
                 Some((_, Some(old))) if old.will_wake(cx.waker()) => None,
                 Some((_, waker)) => waker.replace(cx.waker().clone()),
                 None => {
                     *key = Some(w.shared.insert((dir, Some(cx.waker().clone()))));
                     None
                 }
-            }
-        };
-        crate::unwind::drop_quietly(replaced);
-        // Readiness set before the waker was stored found no waker to wake: look again.
-        if let Some(ev) = self.ready_now(dir) {
-            coop.made_progress();
-            return Poll::Ready(ev);
-        }
-        Poll::Pending
+            })
+        })
     }
 
     /// Removes shared waiter `key` (its future is dropped or done).
@@ -285,12 +272,7 @@ impl ScheduledIo {
 
     /// Ready in `dir`, or registers the waker and returns Pending.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<ReadyEvent> {
-        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
-        let ready = self.poll_ready_unbudgeted(cx, dir);
-        if ready.is_ready() {
-            coop.made_progress();
-        }
-        ready
+        budgeted(cx, |cx| self.poll_ready_unbudgeted(cx, dir))
     }
 
     /// [`poll_ready`](Self::poll_ready) without the cooperative budget (for a caller that
@@ -300,24 +282,35 @@ impl ScheduledIo {
         cx: &mut Context<'_>,
         dir: Direction,
     ) -> Poll<ReadyEvent> {
-        let cur = self.readiness.load(Acquire);
-        if cur & dir.mask() != 0 {
-            return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
+        self.poll_ready_registering(dir, |w| {
+            let slot = match dir {
+                Direction::Read => &mut w.reader,
+                Direction::Write => &mut w.writer,
+            };
+            match slot {
+                Some(old) if old.will_wake(cx.waker()) => None,
+                _ => slot.replace(cx.waker().clone()),
+            }
+        })
+    }
+
+    /// Ready in `dir`, or `register`s a waker (under the waiters' lock; the waker it replaces
+    /// is dropped after) and looks again: readiness set before the waker was stored found no
+    /// waker to wake.
+    fn poll_ready_registering(
+        &self,
+        dir: Direction,
+        register: impl FnOnce(&mut Waiters) -> Option<Waker>,
+    ) -> Poll<ReadyEvent> {
+        if let Some(ev) = self.ready_now(dir) {
+            return Poll::Ready(ev);
         }
-        let mut w = sync::lock_facade(&self.waiters);
-        let slot = match dir {
-            Direction::Read => &mut w.reader,
-            Direction::Write => &mut w.writer,
-        };
-        match slot {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
+        let replaced = register(&mut sync::lock_facade(&self.waiters));
+        crate::unwind::drop_quietly(replaced);
+        match self.ready_now(dir) {
+            Some(ev) => Poll::Ready(ev),
+            None => Poll::Pending,
         }
-        let cur = self.readiness.load(Acquire);
-        if cur & dir.mask() != 0 {
-            return Poll::Ready(ReadyEvent { tick: cur >> TICK_SHIFT, ready: cur & dir.mask() });
-        }
-        Poll::Pending
     }
 
     /// Takes the waker of the last `poll_*_ready` for reading, if any (a timer being moved).
@@ -384,6 +377,19 @@ fn queue_event(q: &mut VecDeque<Kevent>, ev: &Kevent) {
         }
     }
     q.push_back(*ev);
+}
+
+/// Runs a readiness poll as one operation of the cooperative budget: spent when it is Ready.
+fn budgeted(
+    cx: &mut Context<'_>,
+    poll: impl FnOnce(&mut Context<'_>) -> Poll<ReadyEvent>,
+) -> Poll<ReadyEvent> {
+    let coop = std::task::ready!(crate::coop::poll_proceed(cx));
+    let ready = poll(cx);
+    if ready.is_ready() {
+        coop.made_progress();
+    }
+    ready
 }
 
 /// Wakes `waker`, if any, surviving a panic in it (user code, woken by the runtime).
