@@ -252,9 +252,7 @@ fn emit_rename(
         emit_moves_out(tree, removed, created, pairs, x, out);
         if tree.is_within(c.dir, x) {
             // Contradictory (`into_own_subtree` keeps these out): a Remove, not a Rename.
-            if let Some(d) = tree.dirs.get_mut(c.dir) {
-                d.entries.remove(&c.name);
-            }
+            tree.forget_entry(c.dir, &c.name);
             removed[ri].paired = false;
             emit_nested(tree, removed, created, pairs, ri, out);
             return;
@@ -353,9 +351,7 @@ pub(crate) fn process(
     for (ri, ci) in into_own_subtree(tree, &removed, &created, &mut pairs) {
         // Nothing to create: it is not in the tree (nor in its parent's view).
         removed[ri].paired = false;
-        if let Some(d) = tree.dirs.get_mut(created[ci].dir) {
-            d.entries.remove(&created[ci].name);
-        }
+        tree.forget_entry(created[ci].dir, &created[ci].name);
         left_tree.push(ri);
     }
 
@@ -369,9 +365,7 @@ pub(crate) fn process(
     if !doomed.is_empty() {
         for c in created.iter_mut().filter(|c| doomed.contains(&c.dir)) {
             c.paired = true;
-            if let Some(d) = tree.dirs.get_mut(c.dir) {
-                d.entries.remove(&c.name);
-            }
+            tree.forget_entry(c.dir, &c.name);
         }
         modified.retain(|(dir, ..)| !doomed.contains(dir));
     }
@@ -426,12 +420,8 @@ pub(crate) fn process(
         }
         let misplaced = tree.dirs.get(c.dir).and_then(|d| d.entries.get(&c.name));
         if misplaced.is_some_and(|e| tree.moved_into_own_subtree(c.dir, &e.st)) {
-            if let Some(d) = tree.dirs.get_mut(c.dir) {
-                d.entries.remove(&c.name);
-            }
-            if !tree.recheck.contains(&c.dir) {
-                tree.recheck.push(c.dir);
-            }
+            tree.forget_entry(c.dir, &c.name);
+            tree.recheck_later(c.dir);
             continue;
         }
         out.push((root, Event::new(EventKind::Create, path, Some(kind))));

@@ -543,8 +543,23 @@ impl Tree {
         for name in &misplaced {
             snap.remove(name);
         }
-        if !misplaced.is_empty() && !self.recheck.contains(&dir) {
+        if !misplaced.is_empty() {
+            self.recheck_later(dir);
+        }
+    }
+
+    /// Queues `dir` for a diff with the next batch (once).
+    pub(crate) fn recheck_later(&mut self, dir: DirId) {
+        if !self.recheck.contains(&dir) {
             self.recheck.push(dir);
+        }
+    }
+
+    /// Takes `name` out of `dir`'s snapshot (an entry found by this batch's diff that is not
+    /// to be reported), if the directory is still there.
+    pub(crate) fn forget_entry(&mut self, dir: DirId, name: &std::ffi::OsStr) {
+        if let Some(d) = self.dirs.get_mut(dir) {
+            d.entries.remove(name);
         }
     }
 

@@ -13,8 +13,6 @@ mod util;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use kq_fs_watch::{EventKind, RecursiveMode, Watcher};
 use util::*;
@@ -59,10 +57,9 @@ fn lose_search_permission(mode: u32) -> io::Result<()> {
             std::os::unix::fs::chown(p, Some(NOBODY), Some(NOBODY))?;
         }
     }
-    let (tx, rx) = mpsc::channel();
     let s2 = s.clone();
-    std::thread::spawn(move || {
-        let r = become_nobody().and_then(|()| {
+    let r = bounded(move || {
+        become_nobody().and_then(|()| {
             block_on(async move {
                 let mut w = Watcher::new()?;
                 w.watch(&d, RecursiveMode::Recursive)?;
@@ -96,14 +93,8 @@ fn lose_search_permission(mode: u32) -> io::Result<()> {
                 expect(&mut w, DATA, &files[1]).await;
                 Ok::<_, io::Error>(())
             })
-        });
-        let _ = tx.send(r);
+        })
     });
-    let r = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the watcher hangs"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the watching thread panicked"),
-    };
     // Let the temporary directory be removed whatever happened.
     let _ = fs::set_permissions(&s2, fs::Permissions::from_mode(0o755));
     r

@@ -9,24 +9,10 @@ mod util;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use kq_fs_watch::{EventKind, RecursiveMode, Watcher};
 use util::*;
-
-/// Runs `f` on its own thread: a hang fails the test instead of stalling the suite.
-fn bounded(f: impl FnOnce() -> io::Result<()> + Send + 'static) -> io::Result<()> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the watcher hangs"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the test thread panicked (above)"),
-    }
-}
 
 /// Applies `seen` to `view`, failing on an event that contradicts it (a Remove, Modify or
 /// Rename of a path it lacks, a Create of one it has).

@@ -13,6 +13,22 @@ use kq_fs_watch::{Event, EventKind, FileType, ModifyKind, Watcher};
 /// How long an expected event may take before the test calls it lost.
 pub const LIMIT: Duration = Duration::from_secs(20);
 
+/// Runs `f` on a thread of its own, so that a hang (a watcher spinning) fails the test after
+/// 60 s instead of stalling the suite.
+pub fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(r) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the watcher hangs"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("the test thread panicked (above)")
+        }
+    }
+}
+
 /// Runs `f` on a current-thread kq runtime.
 pub fn block_on<F: Future>(f: F) -> F::Output {
     kq_runtime::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
