@@ -133,11 +133,11 @@
 //!   status of a non-child is 0, and so is the status of a child the program reaped (`waitpid`)
 //!   before the event was collected (Linux keeps no status once a child is reaped; FreeBSD
 //!   stores it at exit); VNODE (Linux): inotify's view (see the table);
-//! - READ on a regular file (Linux): evaluated when added, modified or enabled, and at each
-//!   collection while queued (`data` is the size minus the offset then), but the file growing
-//!   does not activate a knote that found nothing to read, as it does on FreeBSD (`tail -f`):
-//!   epoll cannot watch regular files. Watch the file with VNODE `NOTE_WRITE | NOTE_EXTEND` and
-//!   read on its events;
+//! - READ on a regular file (Linux): epoll cannot watch regular files, so an inotify watch
+//!   (the kqueue's VNODE instance) stands behind the knote, and a write or truncation by anyone
+//!   activates it, as on FreeBSD (`tail -f`); registering it takes an inotify watch, and fails
+//!   with `ENOSPC` when `fs.inotify.max_user_watches` is reached. inotify hears nothing of writes
+//!   through the descriptor of an anonymous file (`memfd_create`) or through a shared mapping;
 //! - `fork`: detected through `pthread_atfork`, so a raw `clone` child is not.
 //!
 //! # Example

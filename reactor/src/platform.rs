@@ -103,6 +103,16 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
                 self.shared.backend.watch_fd(kev.ident).map_err(os_errno)?;
                 self.fresh_watch = Some(kev.ident);
             }
+            // epoll cannot watch a regular file: inotify tells its READ knote of writes.
+            #[cfg(all(not(kq_native), target_os = "linux"))]
+            if ty == crate::core::FdType::File && kev.filter == Filter::Read {
+                if let Err(errno) = self.os.watch_file_read(&self.shared.backend, kev.ident) {
+                    if first {
+                        self.shared.backend.unwatch_fd(kev.ident);
+                    }
+                    return Err(errno);
+                }
+            }
             Ok(Kind::Fd { ty, identity })
         }
         #[cfg(all(windows, not(loom)))]
@@ -141,6 +151,12 @@ impl crate::core::Io<OsSourceState> for IoCtx<'_> {
         {
             if let Kind::Nested = kn.kind {
                 crate::nest::unlink(self.shared, kn.ident);
+            }
+            #[cfg(all(not(kq_native), target_os = "linux"))]
+            if kn.filter == Filter::Read
+                && matches!(kn.kind, Kind::Fd { ty: crate::core::FdType::File, .. })
+            {
+                self.os.unwatch_file_read(kn.ident);
             }
             if last && self.unwatched.take() != Some(kn.ident) {
                 self.shared.backend.unwatch_fd(kn.ident);

@@ -283,9 +283,17 @@ impl Shared {
     }
 
     fn activate_tokens(&self, st: &mut State, events: &mut Vec<BackendEvent>) {
+        let mut file_edges = Vec::new();
         for ev in events.drain(..) {
             if ev.token & OS_TOKEN != 0 {
-                st.os.handle(&ev, &mut st.core);
+                st.os.handle(&ev, &mut st.core, &mut file_edges);
+                // Writes to regular files under READ knotes (Linux: seen by inotify).
+                let (core, mut io) = st.split(self);
+                for fd in file_edges.drain(..) {
+                    if let Some(key) = core.key_of(fd, Filter::Read) {
+                        core.activate_edge(key, crate::sys::READY_READ, &mut io);
+                    }
+                }
                 continue;
             }
             let (core, mut io) = st.split(self);

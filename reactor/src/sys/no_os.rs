@@ -27,5 +27,11 @@ impl OsSources {
         kn.fflags != 0 || kn.data != 0
     }
 
-    pub(crate) fn handle(&mut self, _ev: &BackendEvent, _core: &mut Core) {}
+    pub(crate) fn handle(
+        &mut self,
+        _ev: &BackendEvent,
+        _core: &mut Core,
+        _file_edges: &mut Vec<usize>,
+    ) {
+    }
 }

@@ -108,7 +108,7 @@ CASE(read_write_are_separate_and_readd_modifies) {
     close(s[1]);
     CHECK_EQ(collect(kq, ev, 8, 5000), 1);
     CHECK(ev[0].flags & EV_EOF);
-    CHECK_EQ(ev[0].data, 3);
+    CHECK_EQ(ev[0].data, 2);
     close(s[0]);
     close(kq);
 }
@@ -364,6 +364,35 @@ CASE(error_entries_echo_fflags_when_the_lists_overlap_shifted) {
         CHECK_EQ(sb[i + 1].data, ENOENT);
         CHECK_EQ(sb[i + 1].fflags, 0xa1 + i);
     }
+    close(kq);
+}
+
+/* READ on a regular file at its end fires when the file grows (`tail -f`): data is size minus
+ * offset; EV_CLEAR fires once per write. */
+CASE(regular_file_read_fires_when_the_file_grows) {
+    char path[] = "/tmp/kq-capi-tail-XXXXXX";
+    int w = mkstemp(path);
+    CHECK(w >= 0);
+    int r = open(path, O_RDONLY | O_CLOEXEC);
+    CHECK(r >= 0);
+    unlink(path);
+    int kq = kqueue();
+    change(kq, r, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, (void *)7);
+    struct kevent ev[4];
+    CHECK_EQ(poll_kq(kq, ev, 4), 0);
+    CHECK_EQ(write(w, "line 1\n", 7), 7);
+    CHECK_EQ(poll_kq(kq, ev, 4), 1);
+    CHECK_EQ(ev[0].ident, r);
+    CHECK_EQ(ev[0].data, 7);
+    CHECK(ev[0].udata == (void *)7);
+    CHECK_EQ(poll_kq(kq, ev, 4), 0);
+    char buf[16];
+    CHECK_EQ(read(r, buf, sizeof buf), 7);
+    CHECK_EQ(write(w, "2\n", 2), 2);
+    CHECK_EQ(poll_kq(kq, ev, 4), 1);
+    CHECK_EQ(ev[0].data, 2);
+    close(r);
+    close(w);
     close(kq);
 }
 

@@ -69,10 +69,26 @@ impl OsSources {
         kn.fflags != 0 || kn.data != 0
     }
 
-    /// The poller reported one of our own fds.
-    pub(crate) fn handle(&mut self, ev: &BackendEvent, core: &mut Core) {
+    /// A READ knote on the regular file `fd`, which epoll cannot watch: inotify watches it.
+    pub(crate) fn watch_file_read(&mut self, backend: &MioBackend, fd: usize) -> Result<(), i32> {
+        self.vnode.watch_file_read(backend, fd)
+    }
+
+    /// The READ knote on the regular file `fd` is gone.
+    pub(crate) fn unwatch_file_read(&mut self, fd: usize) {
+        self.vnode.unwatch_file_read(fd);
+    }
+
+    /// The poller reported one of our own fds. `file_edges` gets the regular files whose READ
+    /// knotes saw a write.
+    pub(crate) fn handle(
+        &mut self,
+        ev: &BackendEvent,
+        core: &mut Core,
+        file_edges: &mut Vec<usize>,
+    ) {
         match ev.token {
-            INOTIFY_TOKEN => self.vnode.handle(core),
+            INOTIFY_TOKEN => self.vnode.handle(core, file_edges),
             SIGNAL_TOKEN => self.signal.handle(core),
             t if t >= PIDFD_TOKEN => self.proc.handle(t, core),
             _ => {}

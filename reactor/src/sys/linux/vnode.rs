@@ -12,6 +12,11 @@
 //! | IN_UNMOUNT | REVOKE |
 //! | IN_MODIFY, IN_ATTRIB of an entry (in a directory) | [`note::CHILDREN`] (kq's extension), else nothing |
 //! | IN_Q_OVERFLOW | every knote: all its interest bits + [`note::RESCAN`] |
+//!
+//! The same instance stands in for epoll under READ knotes on regular files, which epoll cannot
+//! watch: each has a watch too, and its inode's IN_MODIFY (a write or a truncation, by anyone)
+//! is an edge of the knote, which the core then evaluates (size minus offset), as FreeBSD's
+//! `filt_vfsread` runs at each write (`tail -f`). Overflow is an edge of every such knote.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -42,8 +47,9 @@ pub(crate) enum Change {
 
 pub(crate) struct Inotify {
     fd: OwnedFd,
-    /// Watch descriptor -> idents (fds) of the VNODE knotes on that inode.
-    pub watches: HashMap<i32, Vec<usize>>,
+    /// Watch descriptor -> the knotes on that inode: `(ident, filter)`, VNODE, or READ on a
+    /// regular file.
+    pub watches: HashMap<i32, Vec<(usize, Filter)>>,
 }
 
 impl Inotify {
@@ -61,22 +67,22 @@ impl Inotify {
         self.fd.as_raw_fd()
     }
 
-    /// Watches the inode behind `fd` for knote `ident`; returns the watch descriptor.
-    pub(crate) fn add(&mut self, fd: usize) -> Result<i32, i32> {
+    /// Watches the inode behind `fd` for knote `(fd, filter)`; returns the watch descriptor.
+    pub(crate) fn add(&mut self, fd: usize, filter: Filter) -> Result<i32, i32> {
         let path = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| libc::EINVAL)?;
         // SAFETY: `path` is a valid C string; the call reads it only.
         let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), MASK) };
         if wd < 0 {
             return Err(super::errno());
         }
-        self.watches.entry(wd).or_default().push(fd);
+        self.watches.entry(wd).or_default().push((fd, filter));
         Ok(wd)
     }
 
-    /// Forgets knote `ident` on `wd`, removing the watch when it was the last one.
-    pub(crate) fn remove(&mut self, wd: i32, ident: usize) {
+    /// Forgets knote `(ident, filter)` on `wd`, removing the watch when it was the last one.
+    pub(crate) fn remove(&mut self, wd: i32, ident: usize, filter: Filter) {
         let Some(idents) = self.watches.get_mut(&wd) else { return };
-        if let Some(pos) = idents.iter().position(|&i| i == ident) {
+        if let Some(pos) = idents.iter().position(|&i| i == (ident, filter)) {
             idents.swap_remove(pos);
         }
         if idents.is_empty() {
@@ -156,10 +162,13 @@ fn map(ev: &libc::inotify_event) -> Change {
     Change::Watch { wd: ev.wd, notes, modified, attrib }
 }
 
-/// The VNODE source of one kqueue: its inotify instance, made at the first VNODE knote.
+/// The VNODE source of one kqueue: its inotify instance, made at the first VNODE knote (or READ
+/// knote on a regular file).
 #[derive(Default)]
 pub(super) struct VnodeSource {
     inotify: Option<Inotify>,
+    /// READ knotes on regular files: ident -> watch descriptor.
+    file_reads: HashMap<usize, i32>,
 }
 
 impl VnodeSource {
@@ -175,31 +184,58 @@ impl VnodeSource {
             libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK | libc::S_IFCHR | libc::S_IFBLK => {}
             _ => return Err(libc::EINVAL),
         }
+        let wd = self.inotify(backend)?.add(kev.ident, Filter::Vnode)?;
+        Ok(OsSourceState::Vnode { wd, size: st.st_size, nlink: st.st_nlink })
+    }
+
+    /// The kqueue's inotify instance, made and watched by the backend at first use.
+    fn inotify(&mut self, backend: &MioBackend) -> Result<&mut Inotify, i32> {
         if self.inotify.is_none() {
             let ino = Inotify::new()?;
             backend.watch_read(ino.raw_fd(), INOTIFY_TOKEN).map_err(os_errno)?;
             self.inotify = Some(ino);
         }
-        let ino = self.inotify.as_mut().ok_or(libc::EIO)?;
-        let wd = ino.add(kev.ident)?;
-        Ok(OsSourceState::Vnode { wd, size: st.st_size, nlink: st.st_nlink })
+        self.inotify.as_mut().ok_or(libc::EIO)
     }
 
     pub(super) fn detach(&mut self, wd: i32, ident: usize) {
         if let Some(ino) = &mut self.inotify {
-            ino.remove(wd, ident);
+            ino.remove(wd, ident, Filter::Vnode);
         }
     }
 
-    /// inotify is readable: its events become notes of the knotes watching each inode.
-    pub(super) fn handle(&mut self, core: &mut Core) {
+    /// A READ knote on the regular file `fd`: its inode's writes become edges of the knote.
+    pub(super) fn watch_file_read(&mut self, backend: &MioBackend, fd: usize) -> Result<(), i32> {
+        if self.file_reads.contains_key(&fd) {
+            return Ok(());
+        }
+        let wd = self.inotify(backend)?.add(fd, Filter::Read)?;
+        self.file_reads.insert(fd, wd);
+        Ok(())
+    }
+
+    /// Undoes [`watch_file_read`](Self::watch_file_read).
+    pub(super) fn unwatch_file_read(&mut self, fd: usize) {
+        let Some(wd) = self.file_reads.remove(&fd) else { return };
+        if let Some(ino) = &mut self.inotify {
+            ino.remove(wd, fd, Filter::Read);
+        }
+    }
+
+    /// inotify is readable: its events become notes of the VNODE knotes watching each inode,
+    /// and edges (`file_edges`: their idents) of the READ knotes on regular files.
+    pub(super) fn handle(&mut self, core: &mut Core, file_edges: &mut Vec<usize>) {
         let Some(ino) = &mut self.inotify else { return };
         let mut changes = Vec::new();
         ino.read(&mut changes);
         for change in changes {
             match change {
                 Change::Overflow => {
-                    for &ident in ino.watches.values().flatten() {
+                    for &(ident, filter) in ino.watches.values().flatten() {
+                        if filter == Filter::Read {
+                            file_edges.push(ident);
+                            continue;
+                        }
                         core.os_update(ident, Filter::Vnode, |kn| {
                             kn.fflags |= kn.sfflags | note::RESCAN;
                         });
@@ -207,10 +243,17 @@ impl VnodeSource {
                 }
                 Change::Ignored { wd } => {
                     ino.watches.remove(&wd);
+                    self.file_reads.retain(|_, w| *w != wd);
                 }
                 Change::Watch { wd, notes, modified, attrib } => {
                     let Some(idents) = ino.watches.get(&wd) else { continue };
-                    for &ident in idents {
+                    for &(ident, filter) in idents {
+                        if filter == Filter::Read {
+                            if modified {
+                                file_edges.push(ident);
+                            }
+                            continue;
+                        }
                         core.os_update(ident, Filter::Vnode, |kn| {
                             decode(kn, notes, modified, attrib)
                         });

@@ -81,7 +81,13 @@ impl OsSources {
         kn.fflags != 0 || kn.data != 0
     }
 
-    pub(crate) fn handle(&mut self, ev: &BackendEvent, core: &mut Core) {
+    /// The kernel reported a knote of an OS source (`_file_edges`: Linux only).
+    pub(crate) fn handle(
+        &mut self,
+        ev: &BackendEvent,
+        core: &mut Core,
+        _file_edges: &mut Vec<usize>,
+    ) {
         core.os_update(ev.ident, ev.filter, |kn| match kn.filter {
             Filter::Vnode => vnode::decode(kn, ev),
             Filter::Proc => proc::decode(kn, ev),
