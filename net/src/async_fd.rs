@@ -141,7 +141,8 @@ impl<T: AsRawFd> AsyncFd<T> {
 }
 
 /// `EPERM` for an fd that epoll cannot watch (regular files, directories, devices without poll
-/// support): the reactor would accept its knotes, which would never fire. Sockets and FIFOs pass
+/// support), as tokio's `AsyncFd`: the reactor would accept its knotes, but a directory's or a
+/// device's would never fire. Sockets and FIFOs pass
 /// on one `fstat`; anything else is tried in a throwaway epoll instance. Other errors (EBADF...)
 /// are left for the registration to report.
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -65,9 +65,11 @@ fn no_runtime() -> io::Error {
 /// Once the runtime has shut down (dropped, or `shutdown_timeout`), waiting for readiness fails
 /// with an error instead of waiting for a driver that no longer runs, as tokio's I/O does.
 ///
-/// The fd must be one the backend can watch: on Linux (epoll) not a regular file, a directory or
-/// a device without poll support such as `/dev/null` (the READ knote would be accepted and never
-/// fire). `kq_net::AsyncFd` checks this and fails with `EPERM`, as tokio does.
+/// The fd must be one epoll can watch on Linux: not a regular file, a directory or a device
+/// without poll support such as `/dev/null`. The reactor accepts their knotes (a directory's or
+/// a device's would never fire; a regular file's is driven by inotify), but an edge-triggered
+/// readiness API on them is not what tokio offers: `kq_net::AsyncFd` checks this and fails with
+/// `EPERM`, as tokio's does.
 pub struct Registration {
     handle: Handle,
     io: Arc<ScheduledIo>,
