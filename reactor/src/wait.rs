@@ -21,7 +21,7 @@ use crate::sync::{lock_std as lock, Condvar, ProfiledGuard, ProfiledMutex};
 use crate::sys::Backend as _;
 #[cfg(all(unix, not(loom)))]
 use crate::sys::FdBackend as _;
-use crate::sys::{BackendEvent, Core, OsBackend, OsSources, OS_TOKEN};
+use crate::sys::{BackendEvent, Core, FollowUp, OsBackend, OsSources, OS_TOKEN};
 
 pub(crate) type WeakShared = Weak<Shared>;
 
@@ -283,15 +283,23 @@ impl Shared {
     }
 
     fn activate_tokens(&self, st: &mut State, events: &mut Vec<BackendEvent>) {
-        let mut file_edges = Vec::new();
+        let mut follow = Vec::new();
         for ev in events.drain(..) {
             if ev.token & OS_TOKEN != 0 {
-                st.os.handle(&ev, &mut st.core, &mut file_edges);
-                // Writes to regular files under READ knotes (Linux: seen by inotify).
+                st.os.handle(&ev, &mut st.core, &mut follow);
                 let (core, mut io) = st.split(self);
-                for fd in file_edges.drain(..) {
-                    if let Some(key) = core.key_of(fd, Filter::Read) {
-                        core.activate_edge(key, crate::sys::READY_READ, &mut io);
+                for f in follow.drain(..) {
+                    match f {
+                        FollowUp::FileEdge(fd) => {
+                            if let Some(key) = core.key_of(fd, Filter::Read) {
+                                core.activate_edge(key, crate::sys::READY_READ, &mut io);
+                            }
+                        }
+                        FollowUp::Drop(ident, filter) => {
+                            if let Some(key) = core.key_of(ident, filter) {
+                                core.drop_knote(key, &mut io);
+                            }
+                        }
                     }
                 }
                 continue;

@@ -179,6 +179,52 @@ fn item33_delete_before_exit_means_no_event() -> io::Result<()> {
     Ok(())
 }
 
+/// pidfds this process holds (Linux), to see a knote's go.
+fn pidfds() -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+    dir.flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().contains("pidfd"))
+        })
+        .count()
+}
+
+/// A PROC knote that asks for no note goes at the exit, without an event, as FreeBSD's
+/// `filt_proc` drops it (`EV_DROP`); on Linux its pidfd goes with it, so that watching many
+/// short-lived processes this way leaks nothing.
+#[test]
+fn item33_a_knote_without_notes_goes_silently_at_the_exit() -> io::Result<()> {
+    let _serial = serial();
+    let kq = Kqueue::new()?;
+    let before = pidfds();
+    let mut children = Vec::new();
+    for _ in 0..20 {
+        let child = sh("exit 3")?;
+        register(&kq, &[add(child.id() as usize, Filter::Proc, Flags::empty())])?;
+        children.push(child);
+    }
+    if cfg!(target_os = "linux") {
+        assert_eq!(pidfds(), before + 20, "a pidfd per knote");
+    }
+    for child in &mut children {
+        assert_eq!(child.wait()?.code(), Some(3));
+    }
+    let deadline = Instant::now() + LIMIT;
+    while cfg!(target_os = "linux") && pidfds() > before && Instant::now() < deadline {
+        let events = collect(&kq, Some(Duration::from_millis(50)))?;
+        assert!(events.is_empty(), "no note was asked for, yet: {events:?}");
+    }
+    assert!(poll(&kq)?.is_empty());
+    if cfg!(target_os = "linux") {
+        assert_eq!(pidfds(), before, "the exited processes' pidfds are still open");
+    }
+    for child in &children {
+        let del = Kevent::new(child.id() as usize, Filter::Proc, Flags::DELETE);
+        assert_errno(&kq, del, libc::ENOENT)?;
+    }
+    Ok(())
+}
+
 #[test]
 fn item33_exit_of_a_process_that_is_not_our_child_fires_with_data_0() -> io::Result<()> {
     let _serial = serial();

@@ -47,6 +47,18 @@ pub(crate) struct BackendEvent {
     pub ready: u8,
 }
 
+/// What an OS source's event asks of the core beyond updating the source's own knotes: done by
+/// the caller once the sources are no longer borrowed, since the core calls back into them.
+#[cfg_attr(not(all(not(loom), not(kq_native), target_os = "linux")), allow(dead_code))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FollowUp {
+    /// An edge of the READ knote on the regular file `fd` (Linux: a write inotify saw).
+    FileEdge(usize),
+    /// The knote `(ident, filter)` goes without an event (FreeBSD's `EV_DROP`: a PROC knote
+    /// that asked for no note, once its process exited).
+    Drop(usize, Filter),
+}
+
 /// The readiness bits of a [`BackendEvent`] (defined by the core, which reads them).
 #[cfg_attr(any(loom, kq_native), allow(unused_imports))]
 pub(crate) use crate::core::ready::{

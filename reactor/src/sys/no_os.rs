@@ -31,7 +31,7 @@ impl OsSources {
         &mut self,
         _ev: &BackendEvent,
         _core: &mut Core,
-        _file_edges: &mut Vec<usize>,
+        _follow: &mut Vec<crate::sys::FollowUp>,
     ) {
     }
 }

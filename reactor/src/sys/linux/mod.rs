@@ -8,7 +8,7 @@ mod vnode;
 use std::os::fd::OwnedFd;
 
 use super::mio_poll::MioBackend;
-use super::{BackendEvent, Core, Kind, Knote, OS_TOKEN};
+use super::{BackendEvent, Core, FollowUp, Kind, Knote, OS_TOKEN};
 use crate::kevent::{Filter, Kevent};
 
 const INOTIFY_TOKEN: usize = OS_TOKEN;
@@ -79,18 +79,17 @@ impl OsSources {
         self.vnode.unwatch_file_read(fd);
     }
 
-    /// The poller reported one of our own fds. `file_edges` gets the regular files whose READ
-    /// knotes saw a write.
+    /// The poller reported one of our own fds; `follow` gets what the core must do next.
     pub(crate) fn handle(
         &mut self,
         ev: &BackendEvent,
         core: &mut Core,
-        file_edges: &mut Vec<usize>,
+        follow: &mut Vec<FollowUp>,
     ) {
         match ev.token {
-            INOTIFY_TOKEN => self.vnode.handle(core, file_edges),
+            INOTIFY_TOKEN => self.vnode.handle(core, follow),
             SIGNAL_TOKEN => self.signal.handle(core),
-            t if t >= PIDFD_TOKEN => self.proc.handle(t, core),
+            t if t >= PIDFD_TOKEN => self.proc.handle(t, core, follow),
             _ => {}
         }
     }

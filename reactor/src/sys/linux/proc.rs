@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::{os_errno, Core, Kind, Knote, MioBackend, OsSourceState, PIDFD_TOKEN};
+use super::{os_errno, Core, FollowUp, Kind, Knote, MioBackend, OsSourceState, PIDFD_TOKEN};
 use crate::kevent::{note, Filter, Kevent};
 
 /// Opens a pidfd for `ident`, or `ESRCH`.
@@ -70,11 +70,19 @@ impl ProcSource {
         self.pidfds.remove(&pidfd.as_raw_fd());
     }
 
-    /// The pidfd under `token` is readable: its process exited.
-    pub(super) fn handle(&mut self, token: usize, core: &mut Core) {
+    /// The pidfd under `token` is readable: its process exited. A knote that asked for no note
+    /// goes, with its pidfd, without an event (FreeBSD's `filt_proc` sets `EV_DROP` then).
+    pub(super) fn handle(&mut self, token: usize, core: &mut Core, follow: &mut Vec<FollowUp>) {
         let raw = (token - PIDFD_TOKEN) as RawFd;
         if let Some(&pid) = self.pidfds.get(&raw) {
-            core.os_update(pid, Filter::Proc, check_exit);
+            let mut unwanted = false;
+            core.os_update(pid, Filter::Proc, |kn| {
+                check_exit(kn);
+                unwanted = kn.sfflags & note::EXIT == 0;
+            });
+            if unwanted {
+                follow.push(FollowUp::Drop(pid, Filter::Proc));
+            }
         }
     }
 }

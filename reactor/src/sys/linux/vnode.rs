@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::{fstat, os_errno, Core, Knote, MioBackend, OsSourceState, INOTIFY_TOKEN};
+use super::{fstat, os_errno, Core, FollowUp, Knote, MioBackend, OsSourceState, INOTIFY_TOKEN};
 use crate::kevent::{note, Filter, Kevent};
 
 const MASK: u32 = libc::IN_MODIFY
@@ -223,8 +223,8 @@ impl VnodeSource {
     }
 
     /// inotify is readable: its events become notes of the VNODE knotes watching each inode,
-    /// and edges (`file_edges`: their idents) of the READ knotes on regular files.
-    pub(super) fn handle(&mut self, core: &mut Core, file_edges: &mut Vec<usize>) {
+    /// and edges ([`FollowUp::FileEdge`]) of the READ knotes on regular files.
+    pub(super) fn handle(&mut self, core: &mut Core, follow: &mut Vec<FollowUp>) {
         let Some(ino) = &mut self.inotify else { return };
         let mut changes = Vec::new();
         ino.read(&mut changes);
@@ -233,7 +233,7 @@ impl VnodeSource {
                 Change::Overflow => {
                     for &(ident, filter) in ino.watches.values().flatten() {
                         if filter == Filter::Read {
-                            file_edges.push(ident);
+                            follow.push(FollowUp::FileEdge(ident));
                             continue;
                         }
                         core.os_update(ident, Filter::Vnode, |kn| {
@@ -250,7 +250,7 @@ impl VnodeSource {
                     for &(ident, filter) in idents {
                         if filter == Filter::Read {
                             if modified {
-                                file_edges.push(ident);
+                                follow.push(FollowUp::FileEdge(ident));
                             }
                             continue;
                         }

@@ -81,12 +81,12 @@ impl OsSources {
         kn.fflags != 0 || kn.data != 0
     }
 
-    /// The kernel reported a knote of an OS source (`_file_edges`: Linux only).
+    /// The kernel reported a knote of an OS source (nothing to follow up here).
     pub(crate) fn handle(
         &mut self,
         ev: &BackendEvent,
         core: &mut Core,
-        _file_edges: &mut Vec<usize>,
+        _follow: &mut Vec<crate::sys::FollowUp>,
     ) {
         core.os_update(ev.ident, ev.filter, |kn| match kn.filter {
             Filter::Vnode => vnode::decode(kn, ev),
