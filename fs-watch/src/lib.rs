@@ -69,8 +69,18 @@
 //!   when it was the last root, the stream ends. A root's removal is heard through a knote on
 //!   its parent directory (Linux reports a directory's own deletion only when the last
 //!   descriptor on it closes, and the watcher holds one).
-//! - `watch` of a path that does not exist: `NotFound` naming it. A subdirectory that cannot be
-//!   read is skipped with an error item naming it. With `follow_symlinks(true)`, a symlink that
+//! - A root that is a symlink is followed, with or without `follow_symlinks` (as notify does:
+//!   inotify follows it). To a file (through any chain of links): that file is watched where
+//!   it is, and its writes, truncations and attribute changes are reported under the link's
+//!   path, as for a file root. The file deleted or moved away: the root's Remove, then it is no
+//!   longer watched. The link deleted, or made to dangle or to lead to a directory: the root's
+//!   Remove too. The link made to lead to another file (`ln -sfn other link`, or a Kubernetes
+//!   ConfigMap update swapping its `..data` link): `Modify(Data)` of the link's path, and that
+//!   file is watched from then on. (notify's inotify backend keeps watching the old file's
+//!   inode instead, and reports no event for the link's deletion or swap.)
+//! - `watch` of a path that does not exist, or of a dangling symlink: `NotFound` naming it; of
+//!   a symlink loop: the `ELOOP` error naming it. A subdirectory that cannot be read is
+//!   skipped with an error item naming it. With `follow_symlinks(true)`, a symlink that
 //!   leads back to one of its ancestors is reported as an error item and not followed.
 //! - Out of descriptors or inotify watches: an error item whose inner error is a
 //!   [`LimitError`] naming the limit to raise; the rest stays watched.
@@ -88,16 +98,15 @@
 //!   55 bytes a file (a 48-byte record and the name).
 //! - A change costs a read of its whole directory (one `statx` per entry): a directory of
 //!   100,000 files with one of them written continuously keeps a core busy. Debounce bounds it.
-//! - Without `follow_symlinks`, changes behind a symlink are not seen; with it, a directory
-//!   reachable by two paths is watched (and reported) twice.
-//! - A root that is a symlink to a *file* is watched as the link itself, with or without
-//!   `follow_symlinks`: changes of the file it points to are not seen (notify follows it).
-//!   Watch the target's path, or its directory.
+//! - Without `follow_symlinks`, changes behind a symlink below a root are not seen; with it, a
+//!   directory reachable by two paths is watched (and reported) twice.
+//! - A root that is a symlink to a file hears its link being swapped through the link's own
+//!   directory and through the file's: a link further along the way, in another directory,
+//!   swapped is seen at the old file's next change (or deletion), not at once.
 //! - A root that is a symlink to a directory is followed when watched; retargeting the link
 //!   afterwards (`ln -sfn new link`, a common deploy pattern) is reported as the root moving
 //!   away (`Rename { from: link, to: the old target's path }`) and ends the root, where notify
 //!   keeps watching the old target. Watch the link's directory to see the swap.
-
 //! - Unix only (Linux, FreeBSD, macOS, NetBSD, OpenBSD): on Windows this crate is empty.
 
 #[cfg(unix)]

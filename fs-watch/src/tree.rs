@@ -78,6 +78,9 @@ pub(crate) struct Root {
     pub dir: DirId,
     /// A file (its directory is `dir`, following one name).
     pub file: bool,
+    /// A file root that is a symlink: the real path of the file it leads to, which the tree
+    /// watches and its events name (the stream renames them to `path`).
+    pub target: Option<PathBuf>,
     pub id: (u64, u64),
     pub parent_slot: Option<usize>,
 }

@@ -13,7 +13,7 @@ use kq_reactor::note;
 use kq_runtime::time::{sleep_until, Sleep};
 
 use crate::batch::{self, Held, PAIR_WINDOW};
-use crate::event::{path_error, Event, EventKind, FileType};
+use crate::event::{path_error, Event, EventKind, FileType, ModifyKind};
 use crate::filter::PathFilter;
 use crate::sys;
 use crate::tree::{Dir, Owner, Root, Tree};
@@ -46,8 +46,9 @@ impl Builder {
         self
     }
 
-    /// Follows symlinks to directories (watching what they lead to, under the link's path).
-    /// Default: false (a symlink is an entry like any other). Loops are detected and reported.
+    /// Follows symlinks to directories below the roots (watching what they lead to, under the
+    /// link's path). Default: false (a symlink is an entry like any other). Loops are detected
+    /// and reported. A root that is a symlink is followed whatever this says.
     pub fn follow_symlinks(mut self, follow: bool) -> Builder {
         self.follow_symlinks = follow;
         self
@@ -119,10 +120,13 @@ impl Watcher {
     }
 
     /// Watches `path` (a directory, or a file). Watching a path already watched in the same mode
-    /// does nothing; in the other mode, replaces that watch.
+    /// does nothing; in the other mode, replaces that watch. A symlink is followed: to a
+    /// directory, or to a file whose events are then reported under `path` (see the crate docs,
+    /// "Roots, errors and limits", for the link deleted or swapped).
     ///
     /// # Errors
-    /// `NotFound` (naming the path) when it does not exist; outside a kq runtime (when the
+    /// `NotFound` (naming the path) when it does not exist or is a dangling symlink; the
+    /// `ELOOP` error (naming it) for a symlink loop; outside a kq runtime (when the
     /// watcher was built outside one too); the errors of opening it or of its knote, a
     /// [`LimitError`](crate::LimitError) for a limit. Errors below the root (unreadable
     /// subdirectories, limits) come as items of the stream instead.
@@ -138,38 +142,28 @@ impl Watcher {
         self.tree.handle()?;
         let st = sys::stat_path(&path, true).map_err(|e| path_error(e, &path))?;
         let r = self.tree.roots.next_key();
-        let dir = if st.kind == FileType::Dir {
-            let dir = self.tree.open_dir(
-                libc::AT_FDCWD,
-                path.as_os_str(),
-                path.clone(),
-                None,
-                r,
-                true,
-            )?;
-            self.tree.roots.insert(Root {
-                path: path.clone(),
-                mode,
-                dir,
-                file: false,
-                id: st.id(),
-                parent_slot: None,
-            });
-            dir
+        let (dir, target, id) = if st.kind == FileType::Dir {
+            let at = libc::AT_FDCWD;
+            let dir = self.tree.open_dir(at, path.as_os_str(), path.clone(), None, r, true)?;
+            (dir, None, st.id())
         } else {
-            let dir = self.watch_file(&path, r)?;
-            self.tree.roots.insert(Root {
-                path: path.clone(),
-                mode,
-                dir,
-                file: true,
-                id: st.id(),
-                parent_slot: None,
-            });
-            dir
+            // A symlink to a file is followed, as one to a directory is: the file is watched
+            // where it is, and its events are renamed to `path` (see `name_events`).
+            let link = sys::stat_path(&path, false).is_ok_and(|l| l.kind == FileType::Symlink);
+            let target = if link {
+                Some(std::fs::canonicalize(&path).map_err(|e| path_error(e, &path))?)
+            } else {
+                None
+            };
+            let (dir, watched) = self.watch_file(target.as_deref().unwrap_or(&path), r)?;
+            (dir, target, watched.id())
         };
-        if st.kind == FileType::Dir {
-            // The parent's knote hears the root's removal or move.
+        let file = st.kind != FileType::Dir;
+        let root = Root { path: path.clone(), mode, dir, file, target, id, parent_slot: None };
+        let link = root.target.is_some();
+        self.tree.roots.insert(root);
+        if !file || link {
+            // The parent's knote hears the root's removal or move (a link's: its retargeting).
             if let Some(parent) = path.parent() {
                 let slot =
                     sys::open_dir_at(libc::AT_FDCWD, parent.as_os_str(), true).and_then(|fd| {
@@ -181,6 +175,8 @@ impl Watcher {
                     Err(e) => self.tree.errors.push(path_error(e, parent)),
                 }
             }
+        }
+        if !file {
             let mut sink = Vec::new();
             self.tree.scan(dir, false, &mut sink);
         }
@@ -189,8 +185,8 @@ impl Watcher {
         Ok(())
     }
 
-    /// A file root: its directory, following one name.
-    fn watch_file(&mut self, path: &Path, root: usize) -> io::Result<usize> {
+    /// A file root: its directory, following one name; and what that name was when read.
+    fn watch_file(&mut self, path: &Path, root: usize) -> io::Result<(usize, sys::Stat)> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(path_error(io::ErrorKind::InvalidInput.into(), path));
         };
@@ -215,7 +211,7 @@ impl Watcher {
                 }
                 let mut sink = Vec::new();
                 self.tree.attach_entry(dir, &name, false, &mut sink);
-                Ok(dir)
+                Ok((dir, st))
             }
             Err(e) => {
                 let mut sink = Vec::new();
@@ -240,6 +236,12 @@ impl Watcher {
     }
 
     fn drop_root(&mut self, r: usize) {
+        self.forget_held(r);
+        self.tree.drop_root(r);
+    }
+
+    /// Drops the held Removes of root `r`, unreported.
+    fn forget_held(&mut self, r: usize) {
         let (drop, keep): (Vec<Held>, Vec<Held>) =
             std::mem::take(&mut self.held).into_iter().partition(|h| h.root == r);
         self.held = keep;
@@ -247,7 +249,6 @@ impl Watcher {
         for h in drop {
             self.tree.release_entry(&h.entry, false, &mut sink);
         }
-        self.tree.drop_root(r);
     }
 
     /// The watched paths (absolute, as given).
@@ -315,7 +316,12 @@ impl Watcher {
                     self.dirty.insert(d);
                     let self_notes = note::DELETE | note::RENAME | note::REVOKE;
                     if let Some(dir) = self.tree.dirs.get(d) {
-                        if dir.parent.is_none() && notes & self_notes != 0 {
+                        // A symlinked file root is checked whenever its file changes too: a
+                        // link further along its way may have been swapped (then the old
+                        // file's Remove is not the root's).
+                        let root = self.tree.roots.get(dir.root);
+                        let link = root.is_some_and(|r| r.target.is_some());
+                        if dir.parent.is_none() && (notes & self_notes != 0 || link) {
                             self.root_checks.insert(dir.root);
                         }
                     }
@@ -347,6 +353,7 @@ impl Watcher {
         }
         let had_held = !self.held.is_empty();
         batch::process(&mut self.tree, raws, &mut self.held, true, &mut events);
+        self.name_events(&mut events);
         // Directories with an entry that could not be placed yet: again with the next batch.
         self.dirty.extend(self.tree.recheck.drain(..));
         if !self.held.is_empty() && (!had_held || self.held_deadline.is_none()) {
@@ -363,6 +370,10 @@ impl Watcher {
     /// Is root `r` still where it was? If not: its Remove or Rename, and it is dropped.
     fn check_root(&mut self, r: usize, events: &mut Vec<(usize, Event)>) {
         let Some(root) = self.tree.roots.get(r) else { return };
+        if root.target.is_some() {
+            self.check_link_root(r, events);
+            return;
+        }
         if root.file {
             return;
         }
@@ -394,6 +405,88 @@ impl Watcher {
         }
         self.tree.drop_root(r);
         self.ended = self.tree.roots.is_empty();
+    }
+
+    /// Does root `r`, a symlink to a file, still lead to the file watched? Led to another file
+    /// (`ln -sfn`): that one is watched instead. Gone, dangling, or led to a directory: the
+    /// root's Remove (unless its file's Remove was just reported), and it is no longer watched.
+    fn check_link_root(&mut self, r: usize, events: &mut Vec<(usize, Event)>) {
+        let Some(root) = self.tree.roots.get(r) else { return };
+        let path = root.path.clone();
+        let now = link_target(&path);
+        if now.is_some() && now == root.target {
+            return;
+        }
+        if let Some(to) = now {
+            match self.retarget(r, to, events) {
+                Ok(()) => return,
+                Err(e) => self.tree.errors.push(path_error(e, &path)),
+            }
+        }
+        let start = events.len();
+        batch::flush_held(&mut self.tree, &mut self.held, Some(r), events);
+        self.name_events(&mut events[start..]);
+        let Some(root) = self.tree.roots.get(r) else { return };
+        // Once: the file's own Remove may have come with this batch. (The file moved into
+        // another root is that root's Rename, from the file's path: the link's root still
+        // gets its Remove.)
+        let reported = events
+            .iter()
+            .any(|(q, e)| *q == r && e.kind == EventKind::Remove && e.paths.first() == Some(&path));
+        if !reported {
+            let last = self.tree.dirs.get(root.dir).and_then(|d| d.entries.iter().next());
+            let kind = last.map_or(FileType::File, |(_, e)| e.st.kind);
+            events.push((r, Event::new(EventKind::Remove, path, Some(kind))));
+        }
+        self.tree.drop_root(r);
+        self.ended = self.tree.roots.is_empty();
+    }
+
+    /// Root `r`, a symlink to a file, now leads to the file `to`: that file is watched instead
+    /// of the old one (whose held Remove, if any, is dropped: the path did not lose its file),
+    /// and the root's path holds other content: a Modify(Data), as for an atomic save.
+    fn retarget(
+        &mut self,
+        r: usize,
+        to: PathBuf,
+        events: &mut Vec<(usize, Event)>,
+    ) -> io::Result<()> {
+        let (dir, st) = self.watch_file(&to, r)?;
+        self.forget_held(r);
+        let root = &mut self.tree.roots[r];
+        let old_dir = std::mem::replace(&mut root.dir, dir);
+        root.target = Some(to);
+        root.id = st.id();
+        let path = root.path.clone();
+        let old = self.tree.dirs.get(old_dir).and_then(|d| d.entries.iter().next());
+        let same = old.is_some_and(|(_, e)| e.st == st);
+        let mut sink = Vec::new();
+        self.tree.drop_dir(old_dir, false, &mut sink);
+        if !same {
+            let ev = Event::new(EventKind::Modify(ModifyKind::Data), path, Some(st.kind));
+            events.push((r, ev));
+        }
+        Ok(())
+    }
+
+    /// Renames the paths of the events of symlinked file roots from the file's real path to
+    /// the link's, the path the user watched. Called on events as they are made, while their
+    /// roots are there.
+    fn name_events(&self, events: &mut [(usize, Event)]) {
+        for (r, ev) in events {
+            let Some(root) = self.tree.roots.get(*r) else { continue };
+            let Some(target) = &root.target else { continue };
+            let rename = |p: &mut PathBuf| {
+                if p == target {
+                    p.clone_from(&root.path);
+                }
+            };
+            ev.paths.iter_mut().for_each(rename);
+            if let EventKind::Rename { from, to } = &mut ev.kind {
+                rename(from);
+                rename(to);
+            }
+        }
     }
 
     /// A watched file gone from its directory (its Remove or Rename was just reported): that
@@ -449,6 +542,7 @@ impl Watcher {
                 self.held_deadline = None;
                 let mut events = Vec::new();
                 batch::flush_held(&mut self.tree, &mut self.held, None, &mut events);
+                self.name_events(&mut events);
                 self.end_file_roots(&mut events);
                 self.emit(events);
                 continue;
@@ -493,6 +587,12 @@ impl std::fmt::Debug for Watcher {
             .field("knotes", &self.tree.slots.len())
             .finish()
     }
+}
+
+/// The real path of the file (not a directory) `path` leads to, if it leads to one.
+fn link_target(path: &Path) -> Option<PathBuf> {
+    let to = std::fs::canonicalize(path).ok()?;
+    sys::stat_path(&to, false).ok().filter(|st| st.kind != FileType::Dir).map(|_| to)
 }
 
 fn absolute(path: &Path) -> io::Result<PathBuf> {
