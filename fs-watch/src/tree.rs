@@ -85,6 +85,17 @@ pub(crate) struct Root {
     pub parent_slot: Option<usize>,
 }
 
+impl Root {
+    /// Where a filter's relative globs start: the root's path, or a file root's directory.
+    pub fn filter_base(&self) -> &Path {
+        if self.file {
+            self.path.parent().unwrap_or(Path::new("/"))
+        } else {
+            &self.path
+        }
+    }
+}
+
 /// A change found by a diff, before renames are paired. Paths are computed when the events are
 /// made, after the batch's renames: a directory renamed in the same batch has its new path.
 /// (`Removed::path` is the path at the diff, for an entry whose directory is gone by then.)
@@ -116,6 +127,9 @@ pub(crate) struct Tree {
     pub errors: Vec<io::Error>,
     /// Directories to diff again with the next batch (see [`Tree::moved_into_own_subtree`]).
     pub recheck: Vec<DirId>,
+    /// Roots dropped since the stream last emitted, with their filter bases: the events of the
+    /// batch that ended them (their last Removes) are filtered from there too.
+    pub ended: Vec<(usize, PathBuf)>,
     /// Reused by every directory read.
     scratch: snapshot::Builder,
     handle: Option<Handle>,
@@ -136,6 +150,7 @@ impl Tree {
             per_file,
             errors: Vec::new(),
             recheck: Vec::new(),
+            ended: Vec::new(),
             scratch: snapshot::Builder::default(),
             handle,
         }
@@ -651,6 +666,7 @@ impl Tree {
     /// Drops root `r` and all its knotes and fds, silently.
     pub(crate) fn drop_root(&mut self, r: usize) {
         let Some(root) = self.roots.try_remove(r) else { return };
+        self.ended.push((r, root.filter_base().to_path_buf()));
         if let Some(s) = root.parent_slot {
             self.drop_slot(s);
         }

@@ -235,9 +235,12 @@ impl Watcher {
         Ok(())
     }
 
+    /// Root `r` is no longer wanted (`unwatch`, or watched again in another mode): nothing of
+    /// it is reported from now on, so its filter base is not kept either.
     fn drop_root(&mut self, r: usize) {
         self.forget_held(r);
         self.tree.drop_root(r);
+        self.tree.ended.retain(|(e, _)| *e != r);
     }
 
     /// Drops the held Removes of root `r`, unreported.
@@ -271,13 +274,12 @@ impl Watcher {
             let pass = match (&self.filter, &ev.kind) {
                 (None, _) | (_, EventKind::Rescan) => true,
                 (Some(f), _) => {
-                    let base = self.tree.roots.get(root).map_or(Path::new("/"), |r| {
-                        if r.file {
-                            r.path.parent().unwrap_or(Path::new("/"))
-                        } else {
-                            r.path.as_path()
-                        }
-                    });
+                    // A root ended by this batch is gone from the tree: its base is kept.
+                    let ended = || self.tree.ended.iter().rev().find(|(r, _)| *r == root);
+                    let base = match self.tree.roots.get(root) {
+                        Some(r) => r.filter_base(),
+                        None => ended().map_or(Path::new("/"), |(_, base)| base.as_path()),
+                    };
                     ev.paths.iter().any(|p| f.matches(base, p))
                 }
             };
@@ -285,6 +287,7 @@ impl Watcher {
                 self.out.push_back(Ok(ev));
             }
         }
+        self.tree.ended.clear();
     }
 
     /// Takes the kevents of every knote that fired, noting which directories need a look.

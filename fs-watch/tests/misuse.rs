@@ -367,3 +367,29 @@ fn polled_from_another_executor() -> io::Result<()> {
     drop(rt);
     Ok(())
 }
+
+/// A glob relative to the root (`src/*.rs`) still applies to the Removes of the batch that
+/// ends the root (`rm -r root`): the root is dropped from the tree before they are filtered,
+/// and they were matched against `/` instead, so none passed.
+#[test]
+fn a_relative_glob_keeps_the_last_removes_of_a_deleted_root() -> io::Result<()> {
+    let (_t, base) = watched_tempdir()?;
+    let root = base.join("proj");
+    fs::create_dir_all(root.join("src"))?;
+    let rs = root.join("src/main.rs");
+    fs::write(&rs, b"")?;
+    fs::write(root.join("src/notes.txt"), b"")?;
+    bounded(move || {
+        block_on(async move {
+            let mut w = Watcher::builder().filter(PathFilter::glob("src/*.rs")?).build()?;
+            w.watch(&root, RecursiveMode::Recursive)?;
+            fs::remove_dir_all(&root)?;
+            let seen = until(&mut w, |s| s.ended).await;
+            assert!(seen.ended, "the only root was deleted: the stream ends: {seen:#?}");
+            assert!(seen.has(&EventKind::Remove, &rs), "no Remove of src/main.rs: {seen:#?}");
+            let txt = root.join("src/notes.txt");
+            assert!(seen.about(&txt).is_empty(), "the filter let notes.txt through: {seen:#?}");
+            Ok(())
+        })
+    })
+}
