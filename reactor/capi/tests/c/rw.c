@@ -108,7 +108,7 @@ CASE(read_write_are_separate_and_readd_modifies) {
     close(s[1]);
     CHECK_EQ(collect(kq, ev, 8, 5000), 1);
     CHECK(ev[0].flags & EV_EOF);
-    CHECK_EQ(ev[0].data, 2);
+    CHECK_EQ(ev[0].data, 3);
     close(s[0]);
     close(kq);
 }
