@@ -81,8 +81,15 @@ pub(crate) struct Root {
     /// A file root that is a symlink: the real path of the file it leads to, which the tree
     /// watches and its events name (the stream renames them to `path`).
     pub target: Option<PathBuf>,
+    /// `path` was a symlink when watched (to a file or a directory): what it leads to may
+    /// change (the link swapped), which is not the root moving away.
+    pub link: bool,
     pub id: (u64, u64),
     pub parent_slot: Option<usize>,
+    /// A symlink to a directory: the knote on that directory's own parent (the link's is
+    /// `parent_slot`), which hears it deleted or moved away (the link then dangles). None when
+    /// both are the same directory.
+    pub target_slot: Option<usize>,
 }
 
 impl Root {
@@ -667,7 +674,7 @@ impl Tree {
     pub(crate) fn drop_root(&mut self, r: usize) {
         let Some(root) = self.roots.try_remove(r) else { return };
         self.ended.push((r, root.filter_base().to_path_buf()));
-        if let Some(s) = root.parent_slot {
+        for s in root.parent_slot.into_iter().chain(root.target_slot) {
             self.drop_slot(s);
         }
         let mut sink = Vec::new();
@@ -680,7 +687,7 @@ impl Tree {
 }
 
 /// What changed between two looks at the same file.
-fn modify_kind(old: &Stat, new: &Stat) -> Option<ModifyKind> {
+pub(crate) fn modify_kind(old: &Stat, new: &Stat) -> Option<ModifyKind> {
     let dir = new.kind == FileType::Dir;
     if !dir && (old.size != new.size || old.mtime != new.mtime) {
         Some(ModifyKind::Data)

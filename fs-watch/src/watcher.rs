@@ -15,6 +15,7 @@ use kq_runtime::time::{sleep_until, Sleep};
 use crate::batch::{self, Held, PAIR_WINDOW};
 use crate::event::{path_error, Event, EventKind, FileType, ModifyKind};
 use crate::filter::PathFilter;
+use crate::retarget;
 use crate::sys;
 use crate::tree::{Dir, Owner, Root, Tree};
 use crate::RecursiveMode;
@@ -120,9 +121,10 @@ impl Watcher {
     }
 
     /// Watches `path` (a directory, or a file). Watching a path already watched in the same mode
-    /// does nothing; in the other mode, replaces that watch. A symlink is followed: to a
-    /// directory, or to a file whose events are then reported under `path` (see the crate docs,
-    /// "Roots, errors and limits", for the link deleted or swapped).
+    /// does nothing; in the other mode, replaces that watch. A symlink is followed, to a
+    /// directory or to a file, and its events are reported under `path`; the link swapped to
+    /// another directory or file, the new one is watched (see the crate docs, "Roots, errors
+    /// and limits", for the events, and for the link deleted).
     ///
     /// # Errors
     /// `NotFound` (naming the path) when it does not exist or is a dangling symlink; the
@@ -141,6 +143,7 @@ impl Watcher {
         }
         self.tree.handle()?;
         let st = sys::stat_path(&path, true).map_err(|e| path_error(e, &path))?;
+        let link = sys::stat_path(&path, false).is_ok_and(|l| l.kind == FileType::Symlink);
         let r = self.tree.roots.next_key();
         let (dir, target, id) = if st.kind == FileType::Dir {
             let at = libc::AT_FDCWD;
@@ -149,7 +152,6 @@ impl Watcher {
         } else {
             // A symlink to a file is followed, as one to a directory is: the file is watched
             // where it is, and its events are renamed to `path` (see `name_events`).
-            let link = sys::stat_path(&path, false).is_ok_and(|l| l.kind == FileType::Symlink);
             let target = if link {
                 Some(std::fs::canonicalize(&path).map_err(|e| path_error(e, &path))?)
             } else {
@@ -159,8 +161,17 @@ impl Watcher {
             (dir, target, watched.id())
         };
         let file = st.kind != FileType::Dir;
-        let root = Root { path: path.clone(), mode, dir, file, target, id, parent_slot: None };
-        let link = root.target.is_some();
+        let root = Root {
+            path: path.clone(),
+            mode,
+            dir,
+            file,
+            target,
+            link,
+            id,
+            parent_slot: None,
+            target_slot: None,
+        };
         self.tree.roots.insert(root);
         if !file || link {
             // The parent's knote hears the root's removal or move (a link's: its retargeting).
@@ -177,6 +188,9 @@ impl Watcher {
             }
         }
         if !file {
+            if link {
+                self.tree.roots[r].target_slot = self.watch_target_parent(r);
+            }
             let mut sink = Vec::new();
             self.tree.scan(dir, false, &mut sink);
         }
@@ -319,11 +333,10 @@ impl Watcher {
                     self.dirty.insert(d);
                     let self_notes = note::DELETE | note::RENAME | note::REVOKE;
                     if let Some(dir) = self.tree.dirs.get(d) {
-                        // A symlinked file root is checked whenever its file changes too: a
-                        // link further along its way may have been swapped (then the old
+                        // A symlink root is checked whenever its file or directory changes too:
+                        // a link further along its way may have been swapped (then the old
                         // file's Remove is not the root's).
-                        let root = self.tree.roots.get(dir.root);
-                        let link = root.is_some_and(|r| r.target.is_some());
+                        let link = self.tree.roots.get(dir.root).is_some_and(|r| r.link);
                         if dir.parent.is_none() && (notes & self_notes != 0 || link) {
                             self.root_checks.insert(dir.root);
                         }
@@ -345,6 +358,17 @@ impl Watcher {
             events.push((usize::MAX, ev));
             self.dirty.extend(self.tree.dirs_of(None));
             self.root_checks.extend(self.tree.roots.iter().map(|(r, _)| r));
+        }
+        // Directory roots whose link was swapped first: the old directory's view is compared
+        // with the new one as it was last reported, before this batch diffs it (a deploy that
+        // swaps the link and deletes the old release reports no Removes of what both have).
+        let roots = &self.tree.roots;
+        let checks = self.root_checks.iter().copied();
+        let relinked: Vec<usize> =
+            checks.filter(|&r| roots.get(r).is_some_and(|root| root.link && !root.file)).collect();
+        for r in relinked {
+            self.root_checks.remove(&r);
+            self.check_dir_link_root(r, &mut events);
         }
         let mut dirs: Vec<usize> = std::mem::take(&mut self.dirty).into_iter().collect();
         dirs.sort_by_key(|&d| std::cmp::Reverse(self.tree.dirs.get(d).map_or(0, |d| d.depth)));
@@ -373,8 +397,12 @@ impl Watcher {
     /// Is root `r` still where it was? If not: its Remove or Rename, and it is dropped.
     fn check_root(&mut self, r: usize, events: &mut Vec<(usize, Event)>) {
         let Some(root) = self.tree.roots.get(r) else { return };
-        if root.target.is_some() {
-            self.check_link_root(r, events);
+        if root.link {
+            if root.file {
+                self.check_link_root(r, events);
+            } else {
+                self.check_dir_link_root(r, events);
+            }
             return;
         }
         if root.file {
@@ -408,6 +436,60 @@ impl Watcher {
         }
         self.tree.drop_root(r);
         self.ended = self.tree.roots.is_empty();
+    }
+
+    /// Does root `r`, a symlink to a directory, still lead to the directory watched? Led to
+    /// another directory (`ln -sfn`): that one is watched instead, and the differences are
+    /// reported under the link's path. Gone, dangling, or led to a file (or the new directory
+    /// cannot be opened): the root's Remove, and it is no longer watched.
+    fn check_dir_link_root(&mut self, r: usize, events: &mut Vec<(usize, Event)>) {
+        let Some(root) = self.tree.roots.get(r) else { return };
+        let path = root.path.clone();
+        let now = sys::stat_path(&path, true).ok();
+        if now.is_some_and(|st| st.id() == root.id) {
+            return;
+        }
+        // Removes held from the last batch happened before: out of the old view first.
+        batch::flush_held(&mut self.tree, &mut self.held, Some(r), events);
+        if now.is_some_and(|st| st.kind == FileType::Dir) {
+            match retarget::retarget_dir(&mut self.tree, r, events) {
+                Ok(()) => {
+                    if let Some(old) = self.tree.roots[r].target_slot.take() {
+                        self.tree.drop_slot(old);
+                    }
+                    self.tree.roots[r].target_slot = self.watch_target_parent(r);
+                    return;
+                }
+                Err(e) => self.tree.errors.push(e),
+            }
+        }
+        // One Remove: what was below the link's path goes with it.
+        events.push((r, Event::new(EventKind::Remove, path, Some(FileType::Dir))));
+        self.tree.drop_root(r);
+        self.ended = self.tree.roots.is_empty();
+    }
+
+    /// A knote on the parent of the directory root `r` (a symlink to a directory) watches,
+    /// reached through that directory (`..`, whatever path led to it): it hears the directory
+    /// deleted or moved away, which the directory's own knote does not (Linux reports a
+    /// directory's deletion when its last descriptor closes) nor the link's directory's. None
+    /// when that parent is the link's directory, or on an error (reported).
+    fn watch_target_parent(&mut self, r: usize) -> Option<usize> {
+        let root = self.tree.roots.get(r)?;
+        let fd = self.tree.dirs.get(root.dir)?.fd.as_raw_fd();
+        let path = root.path.clone();
+        let link_dir = path.parent().and_then(|p| sys::stat_path(p, true).ok()).map(|s| s.id());
+        let slot = sys::open_dir_at(fd, std::ffi::OsStr::new(".."), false).and_then(|parent| {
+            let raw = parent.as_raw_fd();
+            if sys::fstat(raw)?.id() == link_dir.unwrap_or_default() {
+                return Ok(None);
+            }
+            self.tree.add_slot(raw, Owner::RootParent(r), Some(parent), false).map(Some)
+        });
+        slot.unwrap_or_else(|e| {
+            self.tree.errors.push(path_error(e, &path));
+            None
+        })
     }
 
     /// Does root `r`, a symlink to a file, still lead to the file watched? Led to another file
