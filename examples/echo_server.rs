@@ -44,7 +44,11 @@ async fn main() -> io::Result<()> {
                 let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        eprintln!("accept failed: {e}");
+                        // Out of descriptors (EMFILE), say: the connection waits in the
+                        // backlog and accept fails at once until one is freed. Retrying at once
+                        // would spin a core and flood stderr; pause, as hyper and tokio advise.
+                        eprintln!("accept failed: {e} (retrying in 100 ms)");
+                        kq::time::sleep(std::time::Duration::from_millis(100)).await;
                         continue;
                     }
                 };

@@ -25,7 +25,16 @@ async fn main() -> io::Result<()> {
     let listener = TcpListener::bind(&addr).await?;
     println!("http_hello listening on http://{}/", listener.local_addr()?);
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors (EMFILE), say: not a reason to stop serving, nor to retry
+                // at once (that spins a core until a descriptor is freed).
+                eprintln!("accept failed: {e} (retrying in 100 ms)");
+                kq::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         stream.set_nodelay(true)?;
         kq::spawn(async move {
             let conn =

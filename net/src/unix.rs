@@ -38,12 +38,15 @@ pub struct UnixDatagram {
 }
 
 impl UnixListener {
-    /// Binds to `path`.
+    /// Binds to `path`. On Linux and Android, a path whose first byte is NUL (`"\0name"`) names
+    /// `name` in the abstract namespace, as tokio's `bind` takes it (and as
+    /// [`UnixStream::connect`] connects to it).
     ///
     /// # Errors
-    /// `AddrInUse` if the path exists, and other bind errors; outside a kq runtime.
+    /// `AddrInUse` if the path (or abstract name) is taken, `InvalidInput` for a path too long
+    /// for `sun_path`, and other bind errors; outside a kq runtime.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        UnixListener::from_std(net::UnixListener::bind(path)?)
+        UnixListener::from_std(bind_listener(path.as_ref())?)
     }
 
     /// Wraps a std listener (made non-blocking here).
@@ -70,6 +73,24 @@ impl UnixListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
+}
+
+/// std's `UnixListener::bind`, which refuses a path with a NUL byte ("paths must not contain
+/// interior null bytes"): on Linux and Android a leading NUL is an abstract name, bound here
+/// through `SocketAddr::from_abstract_name`.
+fn bind_listener(path: &Path) -> io::Result<net::UnixListener> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        #[cfg(target_os = "android")]
+        use std::os::android::net::SocketAddrExt;
+        #[cfg(target_os = "linux")]
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::ffi::OsStrExt;
+        if let Some(name) = path.as_os_str().as_bytes().strip_prefix(b"\0") {
+            return net::UnixListener::bind_addr(&SocketAddr::from_abstract_name(name)?);
+        }
+    }
+    net::UnixListener::bind(path)
 }
 
 impl AsRawFd for UnixListener {
