@@ -13,11 +13,16 @@ use crate::AsyncFd;
 /// A connected byte stream over an fd: `&T` reads and writes.
 pub(crate) trait RawStream: AsRawFd {
     fn shutdown_raw(&self, how: Shutdown) -> io::Result<()>;
+    /// A vectored write that never raises SIGPIPE: see [`write_vectored_nosigpipe`].
+    fn write_vectored_raw(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 }
 
 impl RawStream for std::net::TcpStream {
     fn shutdown_raw(&self, how: Shutdown) -> io::Result<()> {
         self.shutdown(how)
+    }
+    fn write_vectored_raw(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        write_vectored_nosigpipe(socket2::SockRef::from(self), bufs)
     }
 }
 
@@ -26,6 +31,21 @@ impl RawStream for std::os::unix::net::UnixStream {
     fn shutdown_raw(&self, how: Shutdown) -> io::Result<()> {
         self.shutdown(how)
     }
+    fn write_vectored_raw(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        write_vectored_nosigpipe(socket2::SockRef::from(self), bufs)
+    }
+}
+
+/// `sendmsg` with `MSG_NOSIGNAL` where the flag exists, so that a peer gone is an `EPIPE` error
+/// and never a SIGPIPE, which ends a program that did not ignore it (Rust binaries ignore it,
+/// but CLI tools often restore the default, and kq-net may run inside a C program). std's
+/// `write` sends with that flag; its `write_vectored` is a plain `writev`, which raises the
+/// signal (tokio's too). macOS has no such flag: its sockets carry `SO_NOSIGPIPE` instead. At
+/// most `UIO_MAXIOV` (1024) buffers are written, as std's `writev` caps them, where `sendmsg`
+/// would refuse more with `EMSGSIZE`.
+fn write_vectored_nosigpipe(s: socket2::SockRef<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    const MAX_IOV: usize = 1024;
+    s.send_vectored_with_flags(&bufs[..bufs.len().min(MAX_IOV)], crate::sys::MSG_NOSIGNAL)
 }
 
 /// Runs a transfer of up to `len` bytes when ready for `interest`. A transfer shorter than `len`
@@ -91,7 +111,7 @@ where
     T: RawStream,
     for<'a> &'a T: Write,
 {
-    io.poll_io(cx, Interest::WRITABLE, || io.get_ref().write_vectored(bufs))
+    io.poll_io(cx, Interest::WRITABLE, || io.get_ref().write_vectored_raw(bufs))
 }
 
 pub(crate) fn shutdown_write<T: RawStream>(io: &AsyncFd<T>) -> io::Result<()> {
@@ -342,9 +362,8 @@ macro_rules! impl_stream {
 
             /// Writes several buffers without waiting.
             pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                use std::io::Write;
                 let reg = self.io.registration();
-                reg.try_io(kq_runtime::io::Interest::WRITABLE, || self.io.get_ref().write_vectored(bufs))
+                reg.try_io(kq_runtime::io::Interest::WRITABLE, || $crate::stream::RawStream::write_vectored_raw(self.io.get_ref(), bufs))
             }
 
             /// Borrowed halves, usable from one task each.

@@ -25,6 +25,7 @@ macro_rules! cfg_else {
 cfg_else! {
     // Sockets non-blocking (and close-on-exec) from the system call that makes them, where
     // `socket(2)` and `accept4(2)` take the flags: one system call each instead of three and two.
+    // The same systems have `MSG_NOSIGNAL`.
     #[cfg(any(
         target_os = "linux",
         target_os = "android",
@@ -36,6 +37,9 @@ cfg_else! {
     {
         mod flags {
             use super::*;
+
+            /// The `send` flag that keeps a write to a peer gone from raising SIGPIPE.
+            pub(crate) const MSG_NOSIGNAL: std::ffi::c_int = libc::MSG_NOSIGNAL;
 
             /// A new TCP socket, non-blocking from `socket(2)`.
             pub(crate) fn nonblocking_tcp_socket(domain: Domain) -> io::Result<Socket> {
@@ -62,6 +66,9 @@ cfg_else! {
         mod flags {
             use super::*;
 
+            /// No such `send` flag: macOS sockets carry `SO_NOSIGPIPE`, Windows has no SIGPIPE.
+            pub(crate) const MSG_NOSIGNAL: std::ffi::c_int = 0;
+
             /// A new TCP socket, then set non-blocking.
             pub(crate) fn nonblocking_tcp_socket(domain: Domain) -> io::Result<Socket> {
                 let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
@@ -81,4 +88,4 @@ cfg_else! {
     }
 }
 
-pub(crate) use flags::{accept_nonblocking, nonblocking_tcp_socket};
+pub(crate) use flags::{accept_nonblocking, nonblocking_tcp_socket, MSG_NOSIGNAL};

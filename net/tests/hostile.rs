@@ -57,3 +57,82 @@ fn unix_listener_binds_an_abstract_name_as_tokio_does() {
         Ok(())
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// SIGPIPE: a vectored write to a peer gone. std's `write` sends with MSG_NOSIGNAL, its
+// `write_vectored` is a plain writev, which raises SIGPIPE: a program that restored the signal's
+// default action (CLI tools do, for `| head`) died with status 141 on a Unix or TCP stream's
+// `write_vectored` (tokio's too). Checked in a child process (this test binary re-run with an
+// env var), since the signal's default action is process-wide.
+
+const SIGPIPE_CHILD: &str = "KQ_NET_SIGPIPE_CHILD";
+
+/// The child's part: SIGPIPE at its default action, then vectored writes to closed peers, which
+/// must fail with BrokenPipe (or ConnectionReset) instead of ending the process.
+fn sigpipe_child() {
+    use futures_util::AsyncWriteExt;
+    use std::io::IoSlice;
+    // SAFETY: signal(2) with SIG_DFL, in a process of our own running this test only.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    run(current_thread(), Duration::from_secs(20), "sigpipe child", async {
+        let bufs = [IoSlice::new(b"one "), IoSlice::new(b"two")];
+        let (mut a, b) = kq_net::UnixStream::pair()?;
+        drop(b);
+        let err = a.write_vectored(&bufs).await.expect_err("a write to a peer gone");
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err:?}");
+        let err = a.try_write_vectored(&bufs).expect_err("again, without waiting");
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err:?}");
+
+        let listener = kq_net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut c = kq_net::TcpStream::connect(listener.local_addr()?).await?;
+        drop(listener.accept().await?);
+        // The first write may be taken (and answered with a reset); the ones after it fail.
+        let mut failed = 0;
+        for _ in 0..20 {
+            if c.write_vectored(&bufs).await.is_err() {
+                failed += 1;
+            }
+            kq_runtime::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(failed > 0, "writes to a closed TCP peer never failed");
+        Ok(())
+    });
+    println!("sigpipe child: survived");
+}
+
+#[test]
+fn vectored_writes_to_a_peer_gone_never_raise_sigpipe() {
+    if std::env::var_os(SIGPIPE_CHILD).is_some() {
+        return sigpipe_child();
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+        .args(["--exact", "vectored_writes_to_a_peer_gone_never_raise_sigpipe", "--nocapture"])
+        .env(SIGPIPE_CHILD, "1")
+        .output()
+        .expect("re-run this test as a child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), None, "the child was killed: {stdout}\n{stderr}");
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("sigpipe child: survived"), "{stdout}\n{stderr}");
+}
+
+/// More buffers than a `sendmsg` takes (`UIO_MAXIOV`, 1024): a partial write of the first ones,
+/// as std's `writev` does, not `EMSGSIZE`.
+#[test]
+fn a_vectored_write_of_2000_buffers_writes_the_first_ones() {
+    use futures_util::{AsyncReadExt, AsyncWriteExt};
+    use std::io::IoSlice;
+    run(current_thread(), Duration::from_secs(20), "2000 buffers", async {
+        let (mut a, mut b) = kq_net::UnixStream::pair()?;
+        let data: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        let bufs: Vec<IoSlice<'_>> = data.chunks(1).map(IoSlice::new).collect();
+        let n = a.write_vectored(&bufs).await?;
+        assert!((1..=1024).contains(&n), "wrote {n} of 2000 one-byte buffers");
+        let mut got = vec![0u8; n];
+        b.read_exact(&mut got).await?;
+        assert_eq!(got, data[..n]);
+        Ok(())
+    });
+}
