@@ -134,6 +134,11 @@ impl AsRawFd for TcpListener {
 impl TcpStream {
     /// Connects to `addr` (each resolved address in turn).
     ///
+    /// `addr` is resolved with std's [`ToSocketAddrs`] on the calling task's thread: a host
+    /// name (not an IP literal) is a blocking `getaddrinfo`, which holds that worker for as
+    /// long as the name server takes. tokio hands names to its blocking pool; here, resolve a
+    /// name that may be slow with `kq_runtime::task::spawn_blocking` and pass the addresses.
+    ///
     /// # Errors
     /// `ConnectionRefused` when nothing listens, `TimedOut`, ... as the OS says.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
