@@ -37,15 +37,9 @@ impl ProcHandle {
         let pid = pid as libc::pid_t;
         #[cfg(target_os = "linux")]
         {
-            // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-            if fd < 0 {
+            let Some(fd) = pidfd_open(pid as u32) else {
                 return ProcHandle { pid, pidfd: None, stolen: false };
-            }
-            // SAFETY: the syscall returned a fresh fd that we now own.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-            // SAFETY: plain fcntl on our own fd (pidfds are not close-on-exec by default).
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+            };
             // Between the fork and pidfd_open, someone else's waitpid(-1) could have reaped the
             // child and the pid been reused: then the pidfd is not our child's (ECHILD), and
             // this handle must neither reap nor signal anything.
@@ -155,6 +149,33 @@ fn waitid(idtype: libc::idtype_t, id: libc::id_t, extra: i32) -> io::Result<Opti
         };
         return Ok(Some(ExitStatus::from_raw(status)));
     }
+}
+
+/// A close-on-exec pidfd on `pid`; `None` when there is no such process (or no pidfd support,
+/// or no descriptor left).
+#[cfg(target_os = "linux")]
+pub(crate) fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the syscall returned a fresh fd that we now own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    // SAFETY: plain fcntl on our own fd (pidfds are not close-on-exec by default).
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    Some(fd)
+}
+
+/// Has the process behind `pidfd` exited? (A pidfd is readable once its process has.)
+#[cfg(target_os = "linux")]
+pub(crate) fn pidfd_exited(pidfd: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: `pfd` is one valid pollfd; a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    // An error (EINTR, ENOMEM) says nothing: take the process for exited, as the knote says.
+    n != 0
 }
 
 /// Is `pid` a child of this process (running, or exited and not reaped)?

@@ -59,8 +59,8 @@ fn wait_twice_returns_the_same_status() -> io::Result<()> {
 #[test]
 fn wait_cancelled_then_resumed() -> io::Result<()> {
     run(60, async {
-        // `cat` runs until its stdin closes.
-        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::null()).spawn()?;
+        // Runs for half a second (`wait` closes a piped stdin, so `cat` would end at once).
+        let mut child = Command::new("sh").args(["-c", "sleep 0.5"]).spawn()?;
         for _ in 0..3 {
             // One poll of wait, then the future is dropped (cancelled).
             let mut fut = Box::pin(child.wait());
@@ -68,7 +68,6 @@ fn wait_cancelled_then_resumed() -> io::Result<()> {
             assert!(polled.is_pending(), "cat exited early: {polled:?}");
         }
         assert_eq!(child.try_wait()?, None);
-        drop(child.stdin.take());
         let st = child.wait().await?;
         assert!(st.success(), "{st}");
         Ok(())

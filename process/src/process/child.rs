@@ -155,12 +155,14 @@ impl Child {
     /// Waits for the child to exit and returns its status. The status is kept: later calls
     /// return it again. Cancel safe: dropping the future loses nothing.
     ///
-    /// Stdin is not closed first (take and drop [`stdin`](Self::stdin) if the child reads it to
-    /// the end).
+    /// [`stdin`](Self::stdin), if still there, is closed first, as std's and tokio's `wait` do:
+    /// a child reading its stdin to the end (`cat`) would otherwise never exit while the parent
+    /// waits for it. ([`poll_wait`](Self::poll_wait) and [`try_wait`](Self::try_wait) leave it.)
     ///
     /// # Errors
     /// `ECHILD` when the status was taken by someone else (never a hang); outside a kq runtime.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
         poll_fn(|cx| self.poll_wait(cx)).await
     }
 

@@ -39,6 +39,12 @@ pub struct Watch {
     also: ProcEvents,
     pending: VecDeque<ProcEvent>,
     done: bool,
+    /// Linux: a pidfd of our own on the process watched, to tell its exit from that of an earlier
+    /// process with the same pid (see [`Watch::stale_exit`]).
+    #[cfg(target_os = "linux")]
+    pidfd: Option<std::os::fd::OwnedFd>,
+    /// The knote was registered afresh once after a stale exit.
+    resubscribed: bool,
 }
 
 /// The events a [`watch_with`] stream asks for besides the exit (which is always reported).
@@ -104,18 +110,39 @@ pub fn watch_with(pid: u32, also: ProcEvents) -> Watch {
             also,
             pending: VecDeque::new(),
             done: false,
+            #[cfg(target_os = "linux")]
+            pidfd: None,
+            resubscribed: false,
         };
     }
     #[cfg(target_os = "linux")]
     let is_child = crate::sys::is_child(pid);
     #[cfg(not(target_os = "linux"))]
     let is_child = false;
-    let change = Kevent::new(pid as usize, Filter::Proc, Flags::ADD).with_fflags(PROC_NOTES);
-    let (sub, error) = match Subscription::new(change) {
+    // Opened before the knote: the process it names is the one the knote watches, or one that
+    // exited before (then it is readable, and any exit seen is its own).
+    #[cfg(target_os = "linux")]
+    let pidfd = crate::sys::pidfd_open(pid);
+    let (sub, error) = match Subscription::new(exit_change(pid)) {
         Ok(sub) => (Some(sub), None),
         Err(e) => (None, Some(e)),
     };
-    Watch { pid, sub, error, is_child, also, pending: VecDeque::new(), done: false }
+    Watch {
+        pid,
+        sub,
+        error,
+        is_child,
+        also,
+        pending: VecDeque::new(),
+        done: false,
+        #[cfg(target_os = "linux")]
+        pidfd,
+        resubscribed: false,
+    }
+}
+
+fn exit_change(pid: u32) -> Kevent {
+    Kevent::new(pid as usize, Filter::Proc, Flags::ADD).with_fflags(PROC_NOTES)
 }
 
 impl Watch {
@@ -138,6 +165,18 @@ impl Watch {
         }
         #[cfg(not(target_os = "linux"))]
         Some(ExitStatus::from_raw(ev.data as i32))
+    }
+
+    /// An exit reported while the watched process still runs: the knote is shared per pid in a
+    /// runtime (see `hub`), and one registered by an earlier watch of a process that had this pid
+    /// (exited, reaped, its pid reused at once) reports that process's exit. Linux only: no
+    /// pidfd of our own elsewhere.
+    fn stale_exit(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(pidfd) = &self.pidfd {
+            return !crate::sys::pidfd_exited(pidfd);
+        }
+        false
     }
 
     /// Polls for the next event.
@@ -166,7 +205,21 @@ impl Watch {
                     if self.also.exec && ev.fflags & note::EXEC != 0 {
                         self.pending.push_back(ProcEvent::Exec);
                     }
-                    if ev.fflags & note::EXIT != 0 || ev.flags.contains(Flags::EOF) {
+                    let exit = ev.fflags & note::EXIT != 0 || ev.flags.contains(Flags::EOF);
+                    if exit && !self.resubscribed && self.stale_exit() {
+                        // That knote has ended (and left the registry): register afresh, once.
+                        self.resubscribed = true;
+                        self.sub = None;
+                        match Subscription::new(exit_change(self.pid)) {
+                            Ok(sub) => self.sub = Some(sub),
+                            Err(e) => {
+                                self.done = true;
+                                return Poll::Ready(Some(Err(e)));
+                            }
+                        }
+                        continue;
+                    }
+                    if exit {
                         self.pending.push_back(ProcEvent::Exit(self.exit_status(&ev)));
                     }
                 }
