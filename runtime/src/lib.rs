@@ -18,6 +18,10 @@
 //!   runtime (another thread's `block_on`, a blocking thread, a foreign executor) is woken to see
 //!   it.
 //! - `block_on` inside a runtime panics with a clear message instead of deadlocking.
+//! - Guards of `Runtime::enter` dropped out of order are made good (tokio panics): once every
+//!   guard is gone, no runtime is left current.
+//! - Destructors of tasks cancelled at shutdown run inside the runtime's context: a `spawn`
+//!   there returns a cancelled task, as in tokio.
 //! - Durations too large for an `Instant` saturate to about 30 years ahead.
 //! - Panics in user code the runtime runs (task polls, wakers woken or dropped by the driver, the
 //!   JoinHandle's waker, destructors of futures, outputs and panic payloads, thread callbacks and

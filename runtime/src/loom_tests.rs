@@ -108,7 +108,7 @@ fn loom_task_wake_racing_a_poll_is_never_lost() {
                     assert!(state.start_run().is_some(), "a queued task is not complete");
                     assert!(!running.swap(true, SeqCst), "polled by two threads at once");
                     running.store(false, SeqCst);
-                    if state.end_run_pending() {
+                    if state.end_run_pending() == crate::task::state::EndRun::Notified {
                         enqueue(&queued);
                     }
                 }
@@ -138,5 +138,39 @@ fn loom_task_output_dropped_exactly_once() {
         let handle_drops = state.drop_join() & COMPLETE != 0;
         let completer_drops = completer.join().unwrap();
         assert!(handle_drops ^ completer_drops, "the output must be dropped exactly once");
+    });
+}
+
+/// Runtime shutdown cancelling a task racing a worker that popped it from its queue: exactly one
+/// of them owns it (drops its future), and it is always cancelled.
+#[test]
+fn loom_task_shutdown_racing_a_worker_cancels_it_exactly_once() {
+    use crate::task::state::{EndRun, State, CANCELLED};
+    loom::model(|| {
+        let state = Arc::new(State::new()); // NOTIFIED: in the worker's queue
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let worker = {
+            let (state, dropped) = (state.clone(), dropped.clone());
+            thread::spawn(move || {
+                let Some(prev) = state.start_run() else { return };
+                if prev & CANCELLED != 0 {
+                    dropped.fetch_add(1, SeqCst);
+                    state.complete();
+                    return;
+                }
+                // Polled: Pending, never woken.
+                if state.end_run_pending() == EndRun::Cancelled {
+                    dropped.fetch_add(1, SeqCst);
+                    state.complete();
+                }
+            })
+        };
+        if state.start_shutdown() {
+            dropped.fetch_add(1, SeqCst);
+            state.complete();
+        }
+        worker.join().unwrap();
+        assert_eq!(dropped.load(SeqCst), 1, "the future must be dropped exactly once");
+        assert!(state.is_complete(), "the task was never cancelled");
     });
 }

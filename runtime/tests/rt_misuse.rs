@@ -618,3 +618,35 @@ fn the_same_fd_registered_twice_is_refused_and_the_first_keeps_working() {
         }
     });
 }
+
+/// `enter` guards dropped out of order: the first one dropped used to restore "no runtime" and
+/// the second one then made the first runtime current again, for good (`Handle::current()` on a
+/// runtime the user had left, whose driver the thread-local kept alive: leaked fds). They are
+/// made good instead (tokio panics): the runtime entered last stays current while its guard
+/// lives, and none is current once every guard is gone, in either order.
+#[test]
+fn enter_guards_dropped_out_of_order_leave_no_runtime_current() {
+    bounded(60, || {
+        let (rt1, rt2, rt3) = (current(), multi(), current());
+        {
+            let _g1 = rt1.enter();
+            let _g2 = rt2.enter();
+            assert_eq!(Handle::current().id(), rt2.handle().id());
+        }
+        assert!(Handle::try_current().is_err(), "guards dropped in order left a runtime current");
+        let g1 = rt1.enter();
+        let g2 = rt2.enter();
+        let g3 = rt3.enter();
+        drop(g1);
+        assert_eq!(Handle::current().id(), rt3.handle().id(), "the innermost guard still lives");
+        drop(g3);
+        assert_eq!(Handle::current().id(), rt2.handle().id(), "rt2's guard still lives");
+        drop(g2);
+        assert!(Handle::try_current().is_err(), "out of order: a runtime was left current");
+        // The outer guard dropped last, after the inner one, still restores "none".
+        let (g1, g2) = (rt1.enter(), rt2.enter());
+        drop(g1);
+        drop(g2);
+        assert!(Handle::try_current().is_err());
+    });
+}

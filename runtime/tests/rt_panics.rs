@@ -301,3 +301,49 @@ fn a_panicking_waker_inside_a_task_poll_fails_only_that_task() {
         }
     });
 }
+
+/// Completes at once with `out`; its own destructor (after completing) panics.
+struct ReadyThenPanicOnDrop<T> {
+    out: Option<T>,
+    _bomb: PanicOnDrop,
+}
+
+impl<T: Unpin> Future for ReadyThenPanicOnDrop<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
+        Poll::Ready(self.out.take().expect("polled after completion"))
+    }
+}
+
+#[test]
+fn a_future_and_its_output_both_panicking_on_drop_fail_only_that_task() {
+    bounded(60, || {
+        for (name, rt) in single_worker_flavors() {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                rt.block_on(async {
+                    // The future's destructor panics after it returned its output: the output
+                    // is discarded (its destructor panics too) and the task fails with a panic.
+                    let fut = ReadyThenPanicOnDrop {
+                        out: Some(PanicOnDrop("output discarded")),
+                        _bomb: PanicOnDrop("future dropped after completing"),
+                    };
+                    let err = timeout(Duration::from_secs(10), spawn(fut))
+                        .await
+                        .expect("the task never completed (its worker died?)");
+                    match err {
+                        Ok(out) => {
+                            std::mem::forget(out);
+                            panic!("{name}: the task succeeded though its future panicked");
+                        }
+                        Err(e) => {
+                            assert!(e.is_panic(), "{name}");
+                            std::mem::forget(e);
+                        }
+                    }
+                })
+            }));
+            assert!(r.is_ok(), "{name}: a destructor's panic escaped the runtime");
+            assert_serving(&rt, name);
+        }
+    });
+}

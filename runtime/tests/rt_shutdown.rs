@@ -152,6 +152,85 @@ fn spawn_after_shutdown_is_cancelled() {
     });
 }
 
+/// A task cancelled at shutdown whose destructor spawns (a guard that hands cleanup to a new
+/// task, say): as in tokio, the destructor runs inside the runtime's context, and the spawn
+/// returns a handle to a task cancelled at once. It used to panic ("there is no kq runtime on
+/// this thread"), cutting the rest of the destructor short.
+#[test]
+fn a_destructor_spawning_at_shutdown_gets_a_cancelled_task() {
+    struct SpawnOnDrop(Arc<AtomicUsize>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let (spawned, ran) = (self.0.clone(), self.0.clone());
+            let jh = spawn(async move { ran.fetch_add(100, SeqCst) });
+            let r2 = self.0.clone();
+            let bh = task::spawn_blocking(move || r2.fetch_add(100, SeqCst));
+            // Reached only if neither spawn panicked.
+            spawned.fetch_add(1, SeqCst);
+            drop((jh, bh));
+        }
+    }
+    bounded(60, || {
+        for (name, rt) in flavors() {
+            let count = Arc::new(AtomicUsize::new(0));
+            for _ in 0..3 {
+                let guard = SpawnOnDrop(count.clone());
+                rt.spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await
+                });
+            }
+            rt.block_on(task::yield_now());
+            drop(rt);
+            // The spawned tasks never run; the blocking functions might, racing the shutdown.
+            let n = count.load(SeqCst);
+            assert_eq!(n % 100, 3, "{name}: a spawn in a destructor at shutdown panicked ({n})");
+            assert_eq!(Handle::try_current().ok().map(|_| ()), None, "{name}: context leaked");
+        }
+    });
+}
+
+/// `shutdown_background` (no wait for the workers) while the workers are busy: a worker that
+/// had just taken a task from its queue polled (or cancelled) it while the shutdown thread was
+/// cancelling the same task: its future was dropped twice (heap corruption: "malloc_consolidate():
+/// unaligned fastbin chunk detected"). And a task being polled while shutdown cancelled the
+/// others was never cancelled (its future leaked). Every future must be dropped exactly once.
+#[test]
+fn shutdown_background_with_busy_workers_drops_every_future_exactly_once() {
+    struct Counted(Arc<AtomicUsize>, #[allow(dead_code)] Box<[u8; 64]>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    bounded(120, || {
+        const TASKS: usize = 64;
+        for round in 0..100 {
+            let rt = Builder::new_multi_thread().worker_threads(8).build().unwrap();
+            let drops = Arc::new(AtomicUsize::new(0));
+            for _ in 0..TASKS {
+                let c = Counted(drops.clone(), Box::new([7; 64]));
+                rt.spawn(async move {
+                    let _c = c;
+                    loop {
+                        task::yield_now().await;
+                    }
+                });
+            }
+            thread::sleep(Duration::from_micros(200));
+            rt.shutdown_background();
+            // A task being polled at shutdown is cancelled by its worker when the poll ends.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while drops.load(SeqCst) < TASKS && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(1));
+            }
+            thread::sleep(Duration::from_millis(1));
+            let n = drops.load(SeqCst);
+            assert_eq!(n, TASKS, "round {round}: futures dropped {n} times for {TASKS} tasks");
+        }
+    });
+}
+
 /// Names of this process's threads (Linux).
 #[cfg(target_os = "linux")]
 fn thread_names() -> Vec<String> {

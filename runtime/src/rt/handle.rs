@@ -82,7 +82,9 @@ impl Handle {
         }
     }
 
-    /// Makes this runtime the current one until the guard is dropped.
+    /// Makes this runtime the current one until the guard is dropped. Guards dropped out of
+    /// order are made good (tokio's panic): the runtime entered last stays current while its
+    /// guard lives, and none is current once every guard is gone. The guard stays on its thread.
     pub fn enter(&self) -> impl Drop + '_ {
         enter_context(self.clone())
     }

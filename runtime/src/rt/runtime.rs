@@ -80,6 +80,10 @@ impl Runtime {
         if shared.shutdown.load(Acquire) && self.workers.is_empty() {
             return;
         }
+        // Inside the runtime's context, as tokio's drop: the destructors of the tasks cancelled
+        // here are user code, and may `spawn` (cancelled at once) or create timers. Outside the
+        // context, `spawn` there panicked ("no kq runtime"), aborting the rest of the destructor.
+        let _enter = enter_context(self.handle.clone());
         shared.begin_shutdown();
         let me = thread::current().id();
         for w in std::mem::take(&mut self.workers) {

@@ -9,7 +9,8 @@
 //! - `RUNNING`: a thread is polling it; only that thread touches the stage.
 //! - `COMPLETE`: the output (or the panic, or the cancellation) is stored; from then on only the
 //!   `JoinHandle` touches the stage.
-//! - `CANCELLED`: abort was requested; the next run drops the future instead of polling it.
+//! - `CANCELLED`: abort (or runtime shutdown) was requested; the next run drops the future
+//!   instead of polling it, and a poll that was running then drops it as it ends (`Pending`).
 //! - `JOIN_INTEREST`: the `JoinHandle` is alive. Whichever of completion and handle drop comes
 //!   second drops the output.
 
@@ -26,7 +27,7 @@ use super::JoinError;
 use crate::sync::lock;
 use crate::unwind::{drop_quietly, quietly};
 
-use super::state::{State, CANCELLED, COMPLETE, JOIN_INTEREST};
+use super::state::{EndRun, State, CANCELLED, COMPLETE, JOIN_INTEREST};
 
 /// Where a task goes when it is woken.
 pub(crate) trait Schedule: Send + Sync + 'static {
@@ -105,7 +106,13 @@ where
                 std::mem::forget(panic); // its destructor is user code too
                 Stage::Finished(Err(e))
             }
-            (Ok(_), Err(panic)) => Stage::Finished(Err(JoinError::panic(self.id, panic))),
+            (Ok(out), Err(panic)) => {
+                // The output is discarded for the future's panic; its destructor is user code
+                // too, and a panic there must not unwind into the worker (which would die with
+                // the task never completed: its JoinHandle would wait forever).
+                drop_quietly(out);
+                Stage::Finished(Err(JoinError::panic(self.id, panic)))
+            }
             (Ok(v), Ok(())) => Stage::Finished(Ok(v)),
         };
         self.complete();
@@ -161,12 +168,17 @@ where
                 let err = JoinError::panic(self.id, panic);
                 self.finish(Err(err))
             }
-            Ok(Poll::Pending) => {
-                if self.state.end_run_pending() {
-                    // Woken while running (by itself: a yield, or by another thread).
-                    self.scheduler.schedule(self.clone(), true);
+            Ok(Poll::Pending) => match self.state.end_run_pending() {
+                EndRun::Idle => {}
+                // Woken while running (by itself: a yield, or by another thread).
+                EndRun::Notified => self.scheduler.schedule(self.clone(), true),
+                // Aborted, or its runtime shut down (which could not take it while it ran):
+                // cancelled here, by the thread that still owns it.
+                EndRun::Cancelled => {
+                    let err = self.cancelled();
+                    self.finish(Err(err))
                 }
-            }
+            },
         }
     }
 

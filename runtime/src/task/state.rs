@@ -16,6 +16,18 @@ pub(crate) const CANCELLED: usize = 8;
 /// The `JoinHandle` is alive.
 pub(crate) const JOIN_INTEREST: usize = 16;
 
+/// How a poll that returned `Pending` ends ([`State::end_run_pending`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum EndRun {
+    /// Not woken during the poll: the task waits for a wake-up.
+    Idle,
+    /// Woken during the poll: the caller schedules it again.
+    Notified,
+    /// Cancelled during the poll (aborted, or its runtime shut down): the caller still owns the
+    /// task and cancels it.
+    Cancelled,
+}
+
 /// The state word.
 pub(crate) struct State(AtomicUsize);
 
@@ -40,20 +52,28 @@ impl State {
         }
     }
 
-    /// Starts a poll: clears NOTIFIED, sets RUNNING. `None` once complete; else the previous
+    /// Starts a poll: clears NOTIFIED, sets RUNNING. `None` once complete, or while another
+    /// thread owns the task (runtime shutdown took it out of a queue a worker was still
+    /// reading: that worker must not touch the stage shutdown is dropping); else the previous
     /// state (CANCELLED in it: drop the future instead of polling it).
     pub(crate) fn start_run(&self) -> Option<usize> {
         self.0
             .fetch_update(AcqRel, Acquire, |s| {
-                (s & COMPLETE == 0).then_some((s & !NOTIFIED) | RUNNING)
+                (s & (COMPLETE | RUNNING) == 0).then_some((s & !NOTIFIED) | RUNNING)
             })
             .ok()
     }
 
-    /// Ends a poll that returned `Pending`. True when the task was notified meanwhile: the
-    /// caller schedules it again.
-    pub(crate) fn end_run_pending(&self) -> bool {
-        self.0.fetch_and(!RUNNING, AcqRel) & NOTIFIED != 0
+    /// Ends a poll that returned `Pending`: `Cancelled` (still RUNNING: the caller cancels the
+    /// task now) when cancellation was requested during the poll; else RUNNING is cleared and
+    /// `Notified` says that the task was woken meanwhile (the caller schedules it again).
+    pub(crate) fn end_run_pending(&self) -> EndRun {
+        match self.0.fetch_update(AcqRel, Acquire, |s| (s & CANCELLED == 0).then_some(s & !RUNNING))
+        {
+            Err(_) => EndRun::Cancelled,
+            Ok(prev) if prev & NOTIFIED != 0 => EndRun::Notified,
+            Ok(_) => EndRun::Idle,
+        }
     }
 
     /// Sets COMPLETE (and clears RUNNING); returns the previous state.
@@ -62,14 +82,18 @@ impl State {
         prev.unwrap_or_else(|s| s)
     }
 
-    /// Takes an idle task for cancellation at shutdown (sets RUNNING and CANCELLED). False when
-    /// it is running or complete.
+    /// Cancels the task at shutdown. True when it was idle: it is taken (RUNNING and CANCELLED
+    /// set) and the caller drops its future. False when complete, or running: CANCELLED is set,
+    /// and the thread polling it cancels it when its poll ends (`end_run_pending`).
     pub(crate) fn start_shutdown(&self) -> bool {
-        self.0
-            .fetch_update(AcqRel, Acquire, |s| {
-                (s & (COMPLETE | RUNNING) == 0).then_some(s | RUNNING | CANCELLED)
+        let prev = self.0.fetch_update(AcqRel, Acquire, |s| {
+            (s & COMPLETE == 0).then_some(if s & RUNNING == 0 {
+                s | RUNNING | CANCELLED
+            } else {
+                s | CANCELLED
             })
-            .is_ok()
+        });
+        prev.is_ok_and(|s| s & RUNNING == 0)
     }
 
     /// The `JoinHandle` is dropped; returns the previous state.
@@ -91,5 +115,47 @@ impl State {
     /// COMPLETE is set.
     pub(crate) fn is_complete(&self) -> bool {
         self.0.load(Acquire) & COMPLETE != 0
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Shutdown took a queued task (to drop its future) just before a worker that had popped
+    /// it from its queue started it: the worker must not start it (both dropped the future: a
+    /// double free with `shutdown_background` and busy workers).
+    #[test]
+    fn a_task_taken_by_shutdown_is_not_started_by_a_worker() {
+        let s = State::new();
+        assert!(s.start_shutdown(), "an idle task is taken by shutdown");
+        assert_eq!(s.start_run(), None, "a worker started a task owned by shutdown");
+    }
+
+    /// Shutdown reached a task while a worker polled it: the worker cancels it when the poll
+    /// ends (it used to stay alive, never cancelled, its JoinHandle pending forever).
+    #[test]
+    fn a_task_running_at_shutdown_is_cancelled_by_its_worker() {
+        let s = State::new();
+        assert!(s.start_run().is_some());
+        assert!(!s.start_shutdown(), "a running task cannot be taken by shutdown");
+        assert_eq!(s.end_run_pending(), EndRun::Cancelled);
+        assert!(s.complete() & RUNNING != 0, "the worker still owned the task");
+    }
+
+    /// An abort during a poll cancels the task when the poll ends; a wake-up during a poll
+    /// schedules it again; neither: it waits.
+    #[test]
+    fn the_ends_of_a_pending_poll() {
+        let s = State::new();
+        s.start_run();
+        assert_eq!(s.end_run_pending(), EndRun::Idle);
+        assert!(s.notify(), "an idle task is scheduled when notified");
+        s.start_run();
+        assert!(!s.notify(), "a running task is rescheduled by its worker");
+        assert_eq!(s.end_run_pending(), EndRun::Notified);
+        s.start_run();
+        s.abort();
+        assert_eq!(s.end_run_pending(), EndRun::Cancelled);
     }
 }
