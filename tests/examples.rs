@@ -291,6 +291,7 @@ fn supervisor_restarts_failures_and_stops_on_sigint() {
 }
 
 /// CPU time (user + system) of process `pid`, in clock ticks (`/proc/PID/stat` fields 14-15).
+#[cfg(target_os = "linux")] // /proc/PID/stat
 fn cpu_ticks(pid: libc::pid_t) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
     // The command name (field 2) is in parentheses and may hold spaces: count after it.
