@@ -93,6 +93,21 @@ impl KillOnDrop {
     }
 }
 
+/// The child's stdout, line by line, read on a thread of its own.
+fn stdout_lines(child: &mut KillOnDrop) -> mpsc::Receiver<String> {
+    let (line_tx, lines) = mpsc::channel();
+    let stdout = child.get().stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
@@ -124,16 +139,7 @@ fn sigint_stops_an_echo_server_cleanly() {
         .expect("spawn the child");
     let mut child = KillOnDrop(Some(child));
     let pid = child.pid();
-    let (line_tx, lines) = mpsc::channel();
-    let stdout = child.get().stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = stdout_lines(&mut child);
     let mut stderr = child.get().stderr.take().expect("stderr");
     let stderr = std::thread::spawn(move || {
         let mut s = String::new();
@@ -226,16 +232,7 @@ fn supervisor_restarts_failures_and_stops_on_sigint() {
         .expect("spawn the supervisor");
     let mut child = KillOnDrop(Some(child));
     let pid = child.pid();
-    let (line_tx, lines) = mpsc::channel();
-    let stdout = child.get().stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = stdout_lines(&mut child);
     let mut stderr = child.get().stderr.take().expect("stderr");
     let stderr = std::thread::spawn(move || {
         let mut s = String::new();
@@ -325,16 +322,7 @@ fn echo_server_out_of_descriptors_neither_spins_nor_floods_and_recovers() {
     }
     let mut child = KillOnDrop(Some(cmd.spawn().expect("spawn echo_server")));
     let pid = child.pid();
-    let (line_tx, lines) = mpsc::channel();
-    let stdout = child.get().stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = stdout_lines(&mut child);
     // stderr is read (and counted) all along: a pipe left full would stop a flood by blocking.
     let mut stderr = child.get().stderr.take().expect("stderr");
     let err_bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

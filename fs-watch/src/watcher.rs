@@ -257,6 +257,13 @@ impl Watcher {
         self.tree.ended.retain(|(e, _)| *e != r);
     }
 
+    /// Root `r` ended by what happened to it on disk (its last events are out): it is dropped,
+    /// and the stream ends with the last root.
+    fn root_ended(&mut self, r: usize) {
+        self.tree.drop_root(r);
+        self.ended = self.tree.roots.is_empty();
+    }
+
     /// Drops the held Removes of root `r`, unreported.
     fn forget_held(&mut self, r: usize) {
         let (drop, keep): (Vec<Held>, Vec<Held>) =
@@ -434,8 +441,7 @@ impl Watcher {
                 events.push((r, Event::new(EventKind::Remove, path, Some(FileType::Dir))));
             }
         }
-        self.tree.drop_root(r);
-        self.ended = self.tree.roots.is_empty();
+        self.root_ended(r);
     }
 
     /// Does root `r`, a symlink to a directory, still lead to the directory watched? Led to
@@ -465,8 +471,7 @@ impl Watcher {
         }
         // One Remove: what was below the link's path goes with it.
         events.push((r, Event::new(EventKind::Remove, path, Some(FileType::Dir))));
-        self.tree.drop_root(r);
-        self.ended = self.tree.roots.is_empty();
+        self.root_ended(r);
     }
 
     /// A knote on the parent of the directory root `r` (a symlink to a directory) watches,
@@ -523,8 +528,7 @@ impl Watcher {
             let kind = last.map_or(FileType::File, |(_, e)| e.st.kind);
             events.push((r, Event::new(EventKind::Remove, path, Some(kind))));
         }
-        self.tree.drop_root(r);
-        self.ended = self.tree.roots.is_empty();
+        self.root_ended(r);
     }
 
     /// Root `r`, a symlink to a file, now leads to the file `to`: that file is watched instead
@@ -589,8 +593,7 @@ impl Watcher {
             .map(|(r, _)| r)
             .collect();
         for r in done {
-            self.tree.drop_root(r);
-            self.ended = self.tree.roots.is_empty();
+            self.root_ended(r);
         }
     }
 

@@ -102,15 +102,11 @@ where
     poll_transfer(io.registration(), cx, Interest::WRITABLE, buf.len(), || io.get_ref().write(buf))
 }
 
-pub(crate) fn poll_write_vectored<T>(
+pub(crate) fn poll_write_vectored<T: RawStream>(
     io: &AsyncFd<T>,
     cx: &mut Context<'_>,
     bufs: &[IoSlice<'_>],
-) -> Poll<io::Result<usize>>
-where
-    T: RawStream,
-    for<'a> &'a T: Write,
-{
+) -> Poll<io::Result<usize>> {
     io.poll_io(cx, Interest::WRITABLE, || io.get_ref().write_vectored_raw(bufs))
 }
 

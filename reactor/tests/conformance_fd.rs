@@ -43,13 +43,6 @@ fn wait_for(kq: &Kqueue, limit: Duration, mut pred: impl FnMut(&Kevent) -> bool)
     }
 }
 
-/// Polls and asserts that exactly one event came back, returning it.
-fn poll_one(kq: &Kqueue, what: &str) -> Kevent {
-    let events = poll(kq).expect("kevent");
-    assert_eq!(events.len(), 1, "{what}: expected exactly one event, got {events:?}");
-    events[0]
-}
-
 /// Reads everything a non-blocking fd has.
 fn drain(fd: &impl AsRawFd) -> usize {
     let mut total = 0;

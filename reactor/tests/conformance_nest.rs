@@ -15,13 +15,6 @@ use std::time::Duration;
 use kq_reactor::{note, Filter, Flags, Kevent, Kqueue};
 use util::*;
 
-/// Polls and asserts that exactly one event came back, returning it.
-fn poll_one(kq: &Kqueue, what: &str) -> Kevent {
-    let events = poll(kq).expect("kevent");
-    assert_eq!(events.len(), 1, "{what}: expected exactly one event, got {events:?}");
-    events[0]
-}
-
 /// The change that triggers USER event `id` (a modify: it sets udata too).
 fn trigger(id: usize, udata: u64) -> Kevent {
     Kevent::new(id, Filter::User, Flags::empty()).with_fflags(note::TRIGGER).with_udata(udata)

@@ -302,12 +302,6 @@ fn many_files_each_fire_once_with_their_own_data() -> io::Result<()> {
     Ok(())
 }
 
-fn poll_one(kq: &Kqueue, what: &str) -> Kevent {
-    let events = poll(kq).expect("kevent");
-    assert_eq!(events.len(), 1, "{what}: {events:?}");
-    events[0]
-}
-
 /// Regular files of the pseudo file systems, and an anonymous one: they register as on FreeBSD
 /// (where READ on any regular file is accepted), and a memfd's growth fires its knote when
 /// written through a descriptor opened by path.

@@ -76,6 +76,13 @@ pub fn poll(kq: &Kqueue) -> io::Result<Vec<Kevent>> {
     collect(kq, Some(Duration::ZERO))
 }
 
+/// Polls and asserts that exactly one event came back, returning it.
+pub fn poll_one(kq: &Kqueue, what: &str) -> Kevent {
+    let events = poll(kq).expect("kevent");
+    assert_eq!(events.len(), 1, "{what}: expected exactly one event, got {events:?}");
+    events[0]
+}
+
 /// Collects up to 64 events with `timeout`.
 pub fn collect(kq: &Kqueue, timeout: Option<Duration>) -> io::Result<Vec<Kevent>> {
     let mut events = [Kevent::default(); 64];
